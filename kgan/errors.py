@@ -1,0 +1,15 @@
+"""Errors kgan raises for bad user input.
+
+Every error a user can cause (an unknown name, a bad size, a corrupt file) is a
+`ConfigError` (or a subclass) carrying a one-line message that names the bad
+value and what is allowed. Front ends (`train.py`, `export/*.py`) catch
+`ConfigError` and turn it into that line on stderr and exit code 2.
+"""
+
+
+class ConfigError(ValueError):
+    """A user-supplied value or input is invalid; the message says what is allowed."""
+
+
+class DataError(ConfigError):
+    """A data source is missing, empty, unreachable or corrupt."""

@@ -1,0 +1,240 @@
+"""`GAN`: a `keras.Model` whose `train_step` alternates discriminator and generator updates.
+
+One call of `train_step` makes `d_steps` discriminator updates (each on the
+same real batch with fresh noise), then one generator update, each with its own
+optimizer. It runs unchanged on one device, under `MirroredStrategy` and under
+`MultiWorkerMirroredStrategy`:
+
+- Losses are reduced over the *global* batch (`tf.nn.compute_average_loss`),
+  so after the optimizer sums gradients across replicas, N replicas make the
+  same update as one device with the same global batch.
+- Noise for the global batch is drawn on every replica from the same seeded
+  `keras.random.SeedGenerator`, and each replica takes its own rows. With
+  synchronized BatchNorm (or none) and no dropout, a step on N replicas equals
+  a step on one device to float tolerance; `tests/test_gan.py` checks that.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kgan import losses as losses_lib
+from kgan.errors import ConfigError
+
+
+def _to_unit_range(images):
+    """Maps generator output from [-1, 1] to [0, 1]."""
+    return keras.ops.clip((keras.ops.cast(images, "float32") + 1.0) / 2.0, 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class GAN(keras.Model):
+    """A generative adversarial network trained with `fit`.
+
+    Args:
+        generator: a model mapping latents `[B, latent_dim]` to images in [-1, 1].
+        discriminator: a model mapping images to one logit (or critic score) per image.
+        latent_dim: size of the latent vector; defaults to the generator's input size.
+        seed: seeds the training noise, so the same seed gives the same run.
+
+    Logged metrics (progress bar, `History`, callbacks): `d_loss`, `g_loss`,
+    `d_real` and `d_fake` (mean discriminator output on real and generated
+    batches: a probability for the cross-entropy losses, a raw score for
+    the Wasserstein loss), each averaged over the epoch so far.
+
+    Example:
+
+    ```python
+    gan = kgan.GAN(kgan.nets.dcgan_generator(latent_dim=100), kgan.nets.dcgan_discriminator())
+    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                loss="non_saturating", d_steps=1)
+    gan.fit(kgan.data.load("mnist", batch_size=256), epochs=20)
+    images = gan.generate(16, seed=0)  # float32 [16, 28, 28, 1] in [0, 1]
+    ```
+    """
+
+    def __init__(self, generator, discriminator, latent_dim=None, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if latent_dim is None:
+            latent_dim = int(generator.inputs[0].shape[-1])
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
+            raise ConfigError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.seed = int(seed)
+        self.noise_seed = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.built = True
+
+    # ------------------------------------------------------------------ setup
+    def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating", d_steps=1, clip_value=None, **kwargs):
+        """Configures training.
+
+        Args:
+            d_optimizer, g_optimizer: Keras optimizers (default Adam(2e-4, beta_1=0.5)).
+            loss: a name in `kgan.losses.LOSSES` or a function
+                `(real_logits, fake_logits) -> (d_loss, g_loss)`.
+            d_steps: discriminator updates per generator update (>= 1).
+            clip_value: if set, clip every discriminator weight to
+                [-clip_value, clip_value] after each update (WGAN). Defaults to
+                0.01 for `loss="wasserstein"`.
+        """
+        d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        if d_optimizer is g_optimizer:
+            raise ConfigError("d_optimizer and g_optimizer must be two different optimizer objects")
+        self.loss_fn = losses_lib.get(loss)
+        self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
+        if isinstance(d_steps, bool) or not isinstance(d_steps, (int, np.integer)) or d_steps < 1:
+            raise ConfigError(f"d_steps must be an integer >= 1, got {d_steps!r}")
+        self.d_steps = int(d_steps)
+        if clip_value is None and self.loss_name == "wasserstein":
+            clip_value = 0.01
+        if clip_value is not None and not clip_value > 0:
+            raise ConfigError(f"clip_value must be > 0 (or None for no clipping), got {clip_value!r}")
+        self.clip_value = clip_value
+        self._set_clipping(clip_value)
+        # `optimizer=g_optimizer` makes Keras callbacks (TensorBoard steps,
+        # BackupAndRestore) see the generator step count.
+        super().compile(optimizer=g_optimizer, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Optimizer slots are created lazily, which fails inside a distributed
+        # train_step: build them now, in the scope the model was made in.
+        with self.distribute_strategy.scope():
+            d_optimizer.build(self.discriminator.trainable_variables)
+            g_optimizer.build(self.generator.trainable_variables)
+
+    def _set_clipping(self, clip_value):
+        # A variable constraint is applied by the optimizer right after its
+        # update, in the right distribution context.
+        constraint = None
+        if clip_value is not None:
+            c = float(clip_value)
+            constraint = lambda w: keras.ops.clip(w, -c, c)  # noqa: E731
+        for v in self.discriminator.trainable_variables:
+            v.constraint = constraint
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    # --------------------------------------------------------------- training
+    def call(self, latents, training=False):
+        """Runs the generator: latents `[B, latent_dim]` to images in [-1, 1]."""
+        return self.generator(latents, training=training)
+
+    def _replica_noise(self, local_batch):
+        """This replica's rows of a global batch of noise drawn from `noise_seed`."""
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        z = keras.random.normal((local_batch * replicas, self.latent_dim), seed=self.noise_seed)
+        if replicas == 1:
+            return z
+        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
+        return z[start : start + local_batch]
+
+    def _d_output(self, logits):
+        logits = tf.cast(logits, tf.float32)
+        if losses_lib.d_output(self.loss_fn) == "probability":
+            return tf.reduce_mean(tf.sigmoid(logits))
+        return tf.reduce_mean(logits)
+
+    def train_step(self, data):
+        """`d_steps` discriminator updates, then one generator update."""
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        local_batch = real.shape[0] if real.shape[0] is not None else tf.shape(real)[0]
+        G, D = self.generator, self.discriminator
+
+        for _ in range(self.d_steps):
+            fake = G(self._replica_noise(local_batch), training=True)
+            with tf.GradientTape() as tape:
+                real_logits = D(real, training=True)
+                fake_logits = D(fake, training=True)
+                d_per_example, _ = self.loss_fn(real_logits, fake_logits)
+                d_loss = tf.nn.compute_average_loss(d_per_example)
+            grads = tape.gradient(d_loss, D.trainable_variables)
+            self.d_optimizer.apply_gradients(zip(grads, D.trainable_variables))
+
+        z = self._replica_noise(local_batch)
+        with tf.GradientTape() as tape:
+            g_fake_logits = D(G(z, training=True), training=True)
+            _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), g_fake_logits)
+            g_loss = tf.nn.compute_average_loss(g_per_example)
+        grads = tape.gradient(g_loss, G.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(grads, G.trainable_variables))
+
+        # Trackers get this replica's mean; Keras sums them across replicas.
+        self.d_loss_tracker.update_state(tf.reduce_mean(d_per_example))
+        self.g_loss_tracker.update_state(tf.reduce_mean(g_per_example))
+        self.d_real_tracker.update_state(self._d_output(real_logits))
+        self.d_fake_tracker.update_state(self._d_output(fake_logits))
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        raise NotImplementedError("GAN has no validation step: evaluate samples with kgan callbacks instead")
+
+    # ------------------------------------------------------------- inference
+    def latents(self, num_images, seed=0):
+        """The latent vectors `generate(num_images, seed)` uses, as a float32 numpy array."""
+        z = keras.random.normal((int(num_images), self.latent_dim), seed=int(seed))
+        return keras.ops.convert_to_numpy(z)
+
+    def generate(self, num_images, seed=0, latents=None, batch_size=256):
+        """Generates images as float32 numpy `[num_images, H, W, C]` in [0, 1].
+
+        The same `seed` gives the same images; pass `latents` to choose them.
+        The generator runs in inference mode (BatchNorm moving averages).
+        """
+        if latents is None:
+            if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) or num_images <= 0:
+                raise ConfigError(f"num_images must be a positive integer, got {num_images!r}")
+            latents = self.latents(num_images, seed)
+        latents = np.asarray(latents, dtype="float32")
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
+            raise ConfigError(f"latents must have shape [batch, {self.latent_dim}], got {list(latents.shape)}")
+        out = [
+            keras.ops.convert_to_numpy(_to_unit_range(self.generator(latents[i : i + batch_size], training=False)))
+            for i in range(0, len(latents), batch_size)
+        ]
+        return np.concatenate(out, axis=0)
+
+    # ----------------------------------------------------------- serializing
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        loss = self.loss_name if self.loss_name in losses_lib.LOSSES else None
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "loss": loss or "non_saturating",
+            "d_steps": self.d_steps,
+            "clip_value": self.clip_value,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)

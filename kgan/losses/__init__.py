@@ -1,0 +1,37 @@
+"""Adversarial losses, picked by name.
+
+A loss is one function `fn(real_logits, fake_logits) -> (d_loss, g_loss)` that
+returns per-example losses (shape `[batch]`) for the discriminator and for the
+generator. `kgan.GAN` reduces them over the *global* batch, so a loss never has
+to know about replicas. Adding a loss means adding one function and one line to
+`LOSSES` below.
+
+Example:
+
+```python
+d_loss, g_loss = kgan.losses.get("non_saturating")(real_logits, fake_logits)
+```
+"""
+
+from kgan.errors import ConfigError
+from kgan.losses.adversarial import minimax, non_saturating, wasserstein
+
+LOSSES = {
+    "minimax": minimax,
+    "non_saturating": non_saturating,
+    "wasserstein": wasserstein,
+}
+
+
+def get(name):
+    """Returns the loss function registered under `name` (or `name` if callable)."""
+    if callable(name):
+        return name
+    if name not in LOSSES:
+        raise ConfigError(f"unknown loss {name!r}: expected one of {', '.join(sorted(LOSSES))}")
+    return LOSSES[name]
+
+
+def d_output(loss_fn):
+    """How to show discriminator logits for `loss_fn`: a probability or a raw score."""
+    return getattr(loss_fn, "d_output", "probability")

@@ -1,0 +1,55 @@
+"""The fully-connected GAN of Goodfellow et al. 2014 (https://arxiv.org/abs/1406.2661).
+
+G: latent -> 256 -> 512 -> 1024 -> H*W*C, LeakyReLU(0.2), tanh output.
+D: H*W*C -> 1024 -> 512 -> 256 -> 1, LeakyReLU(0.2), Dropout(0.3).
+"""
+
+import math
+
+import keras
+from keras import layers
+
+from kgan.nets import _checks
+
+
+def mlp_generator(latent_dim=100, image_shape=(28, 28, 1), units=(256, 512, 1024), negative_slope=0.2):
+    """Fully-connected generator: latents `[B, latent_dim]` to images `[B, H, W, C]` in [-1, 1].
+
+    Example:
+
+    >>> G = mlp_generator(latent_dim=100, image_shape=(28, 28, 1))
+    >>> G(keras.random.normal((2, 100))).shape
+    (2, 28, 28, 1)
+    """
+    _checks.positive_int("latent_dim", latent_dim)
+    image_shape = _checks.image_shape(image_shape)
+    z = keras.Input((latent_dim,), name="latent")
+    x = z
+    for u in units:
+        x = layers.Dense(_checks.positive_int("units", u))(x)
+        x = layers.LeakyReLU(negative_slope)(x)
+    x = layers.Dense(math.prod(image_shape), activation="tanh")(x)
+    x = layers.Reshape(image_shape, name="images")(x)
+    return keras.Model(z, x, name="mlp_generator")
+
+
+def mlp_discriminator(image_shape=(28, 28, 1), units=(1024, 512, 256), dropout=0.3, negative_slope=0.2):
+    """Fully-connected discriminator: images `[B, H, W, C]` to logits `[B, 1]`.
+
+    Example:
+
+    >>> D = mlp_discriminator(image_shape=(28, 28, 1))
+    >>> D(keras.ops.zeros((2, 28, 28, 1))).shape
+    (2, 1)
+    """
+    image_shape = _checks.image_shape(image_shape)
+    _checks.rate("dropout", dropout)
+    x_in = keras.Input(image_shape, name="images")
+    x = layers.Flatten()(x_in)
+    for u in units:
+        x = layers.Dense(_checks.positive_int("units", u))(x)
+        x = layers.LeakyReLU(negative_slope)(x)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    x = layers.Dense(1, name="logit")(x)
+    return keras.Model(x_in, x, name="mlp_discriminator")

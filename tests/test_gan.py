@@ -1,0 +1,162 @@
+"""kgan.GAN: the train step, distribution equivalence, determinism, saving, Keras callbacks."""
+
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kgan
+from kgan import nets
+from kgan.errors import ConfigError
+
+LATENT = 8
+
+
+def _tiny_gan(seed=3, loss="non_saturating", d_steps=1, optimizer="sgd", lr=0.05, dropout=0.0, **compile_kw):
+    G = nets.dcgan_generator(latent_dim=LATENT, filters=(16, 8, 4), sync_batchnorm=True)
+    D = nets.dcgan_discriminator(filters=(8, 16), dropout=dropout, batchnorm=True, sync_batchnorm=True)
+    gan = kgan.GAN(G, D, seed=seed)
+    make = {"sgd": lambda: keras.optimizers.SGD(lr), "adam": lambda: keras.optimizers.Adam(lr, beta_1=0.5)}[optimizer]
+    gan.compile(make(), make(), loss=loss, d_steps=d_steps, **compile_kw)
+    return gan
+
+
+def _data(n=32, batch=16, seed=0):
+    x = np.random.RandomState(seed).uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True)
+
+
+def _weights(gan):
+    return [v.numpy().copy() for v in gan.generator.weights + gan.discriminator.weights]
+
+
+def _train(strategy, loss, d_steps=1, steps=2, **kw):
+    keras.utils.set_random_seed(1)
+    with strategy.scope():
+        gan = _tiny_gan(loss=loss, d_steps=d_steps, **kw)
+    before = _weights(gan)
+    history = gan.fit(_data(n=16 * steps), epochs=1, verbose=0)
+    return gan, before, _weights(gan), history.history
+
+
+def test_train_step_updates_both_networks_and_logs_metrics():
+    gan, before, after, history = _train(tf.distribute.get_strategy(), "non_saturating", d_steps=3)
+    assert set(history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(math.isfinite(v[0]) for v in history.values())
+    assert 0 < history["d_real"][0] < 1 and 0 < history["d_fake"][0] < 1
+    g_vars = len(gan.generator.weights)
+    assert any(not np.array_equal(a, b) for a, b in zip(before[:g_vars], after[:g_vars]))
+    assert any(not np.array_equal(a, b) for a, b in zip(before[g_vars:], after[g_vars:]))
+    # d_steps discriminator updates per generator update.
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+    assert int(gan.d_optimizer.iterations.numpy()) == 6
+
+
+@pytest.mark.parametrize("loss", sorted(kgan.losses.LOSSES))
+def test_two_replicas_make_the_same_update_as_one_device(loss):
+    """Same seed, global batch and data order: 2 mirrored CPU replicas == 1 device.
+
+    Plain SGD (unlike Adam) is sensitive to the scale of the gradient, so a loss
+    reduced over the per-replica instead of the global batch (2x too large
+    gradients) fails this, as does noise that is not split across replicas or
+    BatchNorm statistics that are not synchronized.
+    """
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert two.num_replicas_in_sync == 2
+    _, before, w1, h1 = _train(one, loss, d_steps=2)
+    _, _, w2, h2 = _train(two, loss, d_steps=2)
+    moved = max(np.abs(a - b).max() for a, b in zip(before, w1))
+    diff = max(np.abs(a - b).max() for a, b in zip(w1, w2))
+    assert moved > 1e-3, "training did not move the weights enough for the comparison to mean anything"
+    assert diff < 1e-5, f"{loss}: 1 vs 2 replicas differ by {diff} (weights moved by {moved})"
+    for key in h1:
+        assert h1[key][0] == pytest.approx(h2[key][0], rel=1e-4, abs=1e-5)
+
+
+def test_wasserstein_clips_discriminator_weights():
+    gan, *_ = _train(tf.distribute.get_strategy(), "wasserstein", optimizer="adam", lr=0.05)
+    assert gan.clip_value == 0.01
+    limit = max(float(np.abs(v.numpy()).max()) for v in gan.discriminator.trainable_variables)
+    assert limit == pytest.approx(0.01)
+
+
+def test_same_seed_same_run_different_seed_different_run():
+    def run(seed):
+        keras.utils.set_random_seed(0)  # same initial weights
+        gan = _tiny_gan(seed=seed, dropout=0.3)
+        gan.fit(_data(), epochs=1, verbose=0)
+        return _weights(gan)
+
+    a, b, c = run(5), run(5), run(6)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert any(not np.allclose(x, z) for x, z in zip(a, c))
+
+
+def test_generate_is_seeded_and_in_unit_range():
+    gan = _tiny_gan()
+    a, b, c = gan.generate(5, seed=0), gan.generate(5, seed=0), gan.generate(5, seed=1)
+    assert a.shape == (5, 28, 28, 1) and a.dtype == np.float32
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    np.testing.assert_array_equal(gan.generate(5, latents=gan.latents(5, seed=0)), a)
+    with pytest.raises(ConfigError, match="num_images must be a positive integer, got 0"):
+        gan.generate(0)
+    with pytest.raises(ConfigError, match=r"latents must have shape \[batch, 8\]"):
+        gan.generate(2, latents=np.zeros((2, 3)))
+
+
+def test_bad_compile_arguments():
+    gan = _tiny_gan()
+    opt = keras.optimizers.Adam()
+    for kwargs, match in [
+        (dict(loss="nope"), "unknown loss 'nope'"),
+        (dict(d_steps=0), "d_steps must be an integer >= 1, got 0"),
+        (dict(clip_value=-1.0), "clip_value must be > 0"),
+        (dict(d_optimizer=opt, g_optimizer=opt), "two different optimizer objects"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            gan.compile(**kwargs)
+
+
+def test_keras_saving_round_trip(tmp_path):
+    gan = _tiny_gan()
+    gan.fit(_data(), epochs=1, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, kgan.GAN)
+    np.testing.assert_allclose(loaded.generate(4, seed=2), gan.generate(4, seed=2), atol=1e-6)
+    assert loaded.d_steps == gan.d_steps and loaded.loss_name == gan.loss_name
+    # The generator alone, as users ship it.
+    gpath = str(tmp_path / "generator.keras")
+    gan.generator.save(gpath)
+    z = gan.latents(4, seed=1)
+    np.testing.assert_allclose(keras.saving.load_model(gpath)(z), gan.generator(z), atol=1e-6)
+    # ...and the loaded GAN keeps training.
+    loaded.fit(_data(), epochs=1, verbose=0)
+
+
+def test_keras_callbacks_work(tmp_path):
+    gan = _tiny_gan()
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "ckpt.weights.h5"), save_weights_only=True),
+        keras.callbacks.TensorBoard(str(tmp_path / "tb"), write_graph=False),
+        keras.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(monitor="g_loss", patience=0, mode="min", min_delta=100.0),
+    ]
+    history = gan.fit(_data(), epochs=5, verbose=0, callbacks=callbacks)
+    assert len(history.epoch) == 2  # EarlyStopping stopped it (no 100-point improvement)
+    assert os.path.exists(tmp_path / "ckpt.weights.h5")
+    header = open(tmp_path / "log.csv").read().splitlines()[0].split(",")
+    assert header[:5] == ["epoch", "d_fake", "d_loss", "d_real", "g_loss"]
+    assert any(f.startswith("events") for _, _, fs in os.walk(tmp_path / "tb") for f in fs)
+    restored = _tiny_gan()
+    restored.load_weights(str(tmp_path / "ckpt.weights.h5"))
+    np.testing.assert_allclose(restored.generate(3), gan.generate(3), atol=1e-6)
