@@ -1,0 +1,11 @@
+"""Keras callbacks for GAN training: sample grids, loss plots, resumable checkpoints.
+
+They work beside Keras's own callbacks (TensorBoard, CSVLogger, BackupAndRestore,
+ModelCheckpoint, TerminateOnNaN, EarlyStopping), which work with `kgan.GAN` as is.
+"""
+
+from kgan.callbacks.checkpoint import Checkpoint
+from kgan.callbacks.plot import LossPlot
+from kgan.callbacks.samples import SampleGrid
+
+__all__ = ["Checkpoint", "LossPlot", "SampleGrid"]

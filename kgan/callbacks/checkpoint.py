@@ -1,0 +1,118 @@
+"""`Checkpoint`: resumable training state written with `tf.train.CheckpointManager`.
+
+A checkpoint holds both networks, both optimizers' slots and step counters, the
+noise generator's state and the number of finished epochs. TensorFlow writes
+the files first and then atomically replaces the `checkpoint` index, so a run
+killed mid-write still resumes from the previous checkpoint.
+"""
+
+import logging
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from kgan.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves training state after every epoch and resumes from it in `fit`.
+
+    On `on_train_begin` the latest checkpoint in `directory` (if any) is
+    restored and `fit` continues from the epoch after it. A checkpoint is not
+    written when the epoch's logged losses are NaN or infinite, so the last
+    good state stays the resume point.
+
+    Args:
+        directory: where checkpoints go.
+        max_to_keep: how many recent checkpoints to keep.
+        save_every_steps: also save every that many generator steps (in the
+            middle of an epoch; a resume then restarts that epoch).
+
+    Example:
+
+    ```python
+    ckpt = kgan.callbacks.Checkpoint("runs/dcgan/checkpoints")
+    gan.fit(ds, epochs=20, callbacks=[ckpt])  # run again: continues where it stopped
+    ```
+    """
+
+    def __init__(self, directory, max_to_keep=3, save_every_steps=None):
+        super().__init__()
+        self.directory = os.fspath(directory)
+        self.max_to_keep = int(max_to_keep)
+        self.save_every_steps = save_every_steps
+        self._manager = None
+        self.restored_epoch = 0
+
+    def _state(self):
+        if self._manager is None:
+            m = self.model
+            self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+            # Plain variable lists, in the networks' own order: they cover
+            # BatchNorm statistics and dropout seed states too, and do not
+            # depend on layer names (which vary with what else was built).
+            ckpt = tf.train.Checkpoint(
+                generator=list(m.generator.variables),
+                discriminator=list(m.discriminator.variables),
+                d_optimizer=list(m.d_optimizer.variables),
+                g_optimizer=list(m.g_optimizer.variables),
+                noise_seed=[m.noise_seed.state],
+                epoch=self._epoch,
+                **getattr(m, "extra_checkpoint_state", dict)(),
+            )
+            self._manager = tf.train.CheckpointManager(ckpt, self.directory, max_to_keep=self.max_to_keep)
+        return self._manager
+
+    def restore(self):
+        """Restores the latest checkpoint, if any; returns the number of finished epochs."""
+        manager = self._state()
+        path = manager.latest_checkpoint
+        if not path:
+            return 0
+        try:
+            manager.checkpoint.restore(path).assert_consumed()
+        except (AssertionError, ValueError, tf.errors.OpError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(
+                f"checkpoint {path} does not match this model (a different network or size?): {first[:200]}"
+            ) from e
+        self.restored_epoch = int(self._epoch.numpy())
+        log.info("resumed from %s: %d epoch(s) done, generator step %d", path, self.restored_epoch,
+                 int(self.model.g_optimizer.iterations.numpy()))
+        return self.restored_epoch
+
+    def save(self, epoch):
+        """Writes a checkpoint recording `epoch` finished epochs; returns its path."""
+        manager = self._state()
+        self._epoch.assign(epoch)
+        path = manager.save(checkpoint_number=int(self.model.g_optimizer.iterations.numpy()))
+        log.debug("saved %s", path)
+        return path
+
+    def on_train_begin(self, logs=None):
+        epoch = self.restore()
+        if epoch:
+            self.model._initial_epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_every_steps and _finite(logs):
+            step = int(self.model.g_optimizer.iterations.numpy())
+            if step % int(self.save_every_steps) == 0:
+                self.save(self._current_epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not _finite(logs):
+            log.warning("epoch %d: losses are not finite; keeping the last good checkpoint", epoch + 1)
+            return
+        self.save(epoch + 1)
+
+
+def _finite(logs):
+    return all(math.isfinite(float(v)) for k, v in (logs or {}).items() if "loss" in k)

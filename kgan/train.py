@@ -1,0 +1,248 @@
+"""The training loop: `train_and_evaluate(config, workdir)`.
+
+`TrainConfig` names every setting of a run (the CLI's flags map onto it one to
+one); `train_and_evaluate` checks it, builds the strategy, data, networks and
+GAN, and runs `fit` with the callbacks that fill `workdir`:
+
+    workdir/config.json        the settings of the run (checked on resume)
+    workdir/samples/*.png      a sample grid per epoch, same latents each time
+    workdir/progress.gif       those grids animated
+    workdir/losses.png, .csv   losses and D outputs against generator step
+    workdir/metrics.csv        per-epoch metrics (Keras CSVLogger)
+    workdir/tensorboard/       TensorBoard scalars and sample images
+    workdir/checkpoints/       resumable state; the same call continues from it
+"""
+
+import dataclasses
+import json
+import logging
+import os
+
+from kgan.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Settings that must match when a run continues in an existing workdir.
+_RESUME_KEYS = ("dataset", "network", "latent_dim", "loss", "image_shape", "d_filters", "g_filters",
+                "kernel_size", "d_batchnorm")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a training run. `validate()` checks them all.
+
+    Example:
+
+    ```python
+    config = kgan.train.TrainConfig(dataset="mnist", data_dir="../shared/data/mnist", epochs=1)
+    gan, history = kgan.train.train_and_evaluate(config, "runs/quick")
+    ```
+    """
+
+    # data
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    split: str | None = None
+    # networks
+    network: str = "dcgan"
+    latent_dim: int = 100
+    g_filters: tuple | None = None
+    d_filters: tuple | None = None
+    kernel_size: int = 5
+    negative_slope: float = 0.2
+    d_dropout: float = 0.3
+    d_batchnorm: bool = False
+    sync_batchnorm: bool = False
+    # objective
+    loss: str = "non_saturating"
+    d_steps: int = 1
+    clip_value: float | None = None
+    # optimization
+    epochs: int = 20
+    steps_per_epoch: int | None = None
+    batch_size: int = 256
+    d_learning_rate: float = 2e-4
+    g_learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    seed: int = 0
+    # distribution
+    strategy: str = "auto"
+    cpu_replicas: int = 1
+    # outputs
+    num_samples: int = 64
+    sample_every: int = 1
+    checkpoint_every_steps: int | None = None
+    keep_checkpoints: int = 3
+    verbose: int = 1
+
+    def validate(self):
+        """Raises `ConfigError` naming the first bad setting and what is allowed."""
+        from kgan import distribute, losses, nets
+
+        for name in ("latent_dim", "epochs", "batch_size", "d_steps", "cpu_replicas", "num_samples",
+                     "sample_every", "keep_checkpoints", "kernel_size"):
+            _positive_int(name, getattr(self, name))
+        for name in ("steps_per_epoch", "checkpoint_every_steps"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        for name in ("d_learning_rate", "g_learning_rate"):
+            _positive_float(name, getattr(self, name))
+        if self.clip_value is not None:
+            _positive_float("clip_value", self.clip_value)
+        for name in ("beta_1", "beta_2", "d_dropout"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        losses.get(self.loss)
+        nets._family(self.network)
+        if self.strategy not in distribute.STRATEGIES:
+            raise ConfigError(f"unknown strategy {self.strategy!r}: expected one of {', '.join(distribute.STRATEGIES)}")
+        if self.batch_size % self.cpu_replicas:
+            raise ConfigError(
+                f"batch_size={self.batch_size} is not divisible by cpu_replicas={self.cpu_replicas}: "
+                f"use a multiple of {self.cpu_replicas}"
+            )
+        return self
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True, default=list)
+
+
+def _positive_int(name, v):
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+
+
+def _positive_float(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v != v or v == float("inf"):
+        raise ConfigError(f"{name} must be a positive number, got {v!r}")
+
+
+def build_gan(config, image_shape):
+    """Builds and compiles the `GAN` that `config` describes (call inside the strategy scope)."""
+    import keras
+
+    from kgan import nets
+    from kgan.gan import GAN
+
+    g_kwargs = dict(latent_dim=config.latent_dim, image_shape=image_shape, negative_slope=config.negative_slope)
+    d_kwargs = dict(image_shape=image_shape, negative_slope=config.negative_slope, dropout=config.d_dropout)
+    if config.network == "dcgan":
+        g_kwargs.update(kernel_size=config.kernel_size, sync_batchnorm=config.sync_batchnorm)
+        d_kwargs.update(kernel_size=config.kernel_size, batchnorm=config.d_batchnorm,
+                        sync_batchnorm=config.sync_batchnorm)
+        if config.g_filters:
+            g_kwargs["filters"] = tuple(config.g_filters)
+        if config.d_filters:
+            d_kwargs["filters"] = tuple(config.d_filters)
+    else:
+        if config.g_filters:
+            g_kwargs["units"] = tuple(config.g_filters)
+        if config.d_filters:
+            d_kwargs["units"] = tuple(config.d_filters)
+    gan = GAN(
+        nets.get_generator(config.network, **g_kwargs),
+        nets.get_discriminator(config.network, **d_kwargs),
+        latent_dim=config.latent_dim,
+        seed=config.seed,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        loss=config.loss,
+        d_steps=config.d_steps,
+        clip_value=config.clip_value,
+    )
+    return gan
+
+
+def check_workdir(workdir, config, image_shape):
+    """Raises ConfigError if `workdir` holds a run whose settings can't continue as `config`."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path} is unreadable ({e}): use a new output directory") from e
+    new = {**dataclasses.asdict(config), "image_shape": list(image_shape)}
+    for key in _RESUME_KEYS:
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+            a, b = list(a) if a else a, list(b) if b else b
+        if a != b:
+            raise ConfigError(
+                f"{workdir} holds a run with {key}={a!r}, but this run asks for {key}={b!r}: "
+                "use another output directory or the same setting"
+            )
+
+
+def default_callbacks(config, workdir):
+    """The callbacks that fill `workdir` (see the module docstring)."""
+    import keras
+
+    from kgan import callbacks
+
+    tb_dir = os.path.join(workdir, "tensorboard")
+    return [
+        callbacks.Checkpoint(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints,
+                             save_every_steps=config.checkpoint_every_steps),
+        callbacks.SampleGrid(os.path.join(workdir, "samples"), num_images=config.num_samples,
+                             every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
+        callbacks.LossPlot(os.path.join(workdir, "losses.png")),
+        keras.callbacks.CSVLogger(os.path.join(workdir, "metrics.csv"), append=True),
+        keras.callbacks.TensorBoard(tb_dir, write_graph=False),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None):
+    """Trains the GAN `config` describes, writing everything into `workdir`.
+
+    Continues from the latest checkpoint in `workdir` if there is one. Returns
+    `(gan, history)`. `run_files` ({name: text}) are written into `workdir`
+    once the checks pass (the CLI keeps its flags there). Raises `ConfigError` (before writing anything) for bad
+    settings, missing or corrupt data, or a workdir holding an incompatible run.
+    """
+    config.validate()
+    from kgan import data, distribute  # noqa: E402  (strategy before any TF op)
+
+    strategy = distribute.make_strategy(config.strategy, config.cpu_replicas)
+    distribute.check_global_batch(config.batch_size, strategy)
+
+    import keras
+
+    ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, split=config.split,
+                   seed=config.seed)
+    image_shape = data.image_shape(ds)
+    check_workdir(workdir, config, image_shape)
+
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        gan = build_gan(config, image_shape)
+
+    os.makedirs(workdir, exist_ok=True)
+    from kgan.io import atomic_write
+
+    atomic_write(os.path.join(workdir, "config.json"),
+                 json.dumps({**dataclasses.asdict(config), "image_shape": list(image_shape)},
+                            indent=2, sort_keys=True, default=list))
+    for name, text in (run_files or {}).items():
+        atomic_write(os.path.join(workdir, name), text)
+    if config.steps_per_epoch:
+        ds = ds.repeat()  # a capped epoch continues where the last one stopped
+    log.info("training %s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",
+             config.network, config.loss, config.dataset, image_shape, config.batch_size,
+             strategy.num_replicas_in_sync, workdir)
+    history = gan.fit(
+        ds,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=default_callbacks(config, workdir) + list(extra_callbacks),
+        verbose=config.verbose,
+    )
+    return gan, history

@@ -1,0 +1,68 @@
+"""What the command-line front ends (train.py, export/*.py) share: flag parsing
+that fails in one line, ConfigError -> one line + exit code 2, flags -> config.
+
+It lives outside `kgan/` so the library stays free of CLI policy.
+"""
+
+import contextlib
+import dataclasses
+import os
+import sys
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message, prog=None):
+    """Prints `prog: error: message` on stderr and exits with code 2."""
+    prog = prog or os.path.basename(sys.argv[0] or "kgan")
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def parse_flags(argv):
+    """An absl `flags_parser` that reports a bad flag or flagfile in one line (exit 2)."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, prog=os.path.basename(argv[0]))
+
+
+@contextlib.contextmanager
+def errors_exit():
+    """Turns `kgan.errors.ConfigError` (bad input) into one line on stderr and exit code 2."""
+    from kgan.errors import ConfigError
+
+    try:
+        yield
+    except ConfigError as e:
+        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+
+def flag_values(flag_values, config_cls):
+    """The values of the flags named like fields of the dataclass `config_cls`."""
+    out = {}
+    for field in dataclasses.fields(config_cls):
+        if field.name in flag_values:
+            value = flag_values[field.name].value
+            if isinstance(value, list):
+                try:
+                    value = tuple(int(v) for v in value)
+                except ValueError:
+                    fail(f"--{field.name}={','.join(value)}: expected comma-separated integers")
+            out[field.name] = value
+    return out
+
+
+def run_name(argv, default="run"):
+    """The name of the first --flagfile in `argv` without folder and extension (flags/dcgan.cfg -> dcgan)."""
+    for i, arg in enumerate(argv):
+        path = None
+        if arg.startswith("--flagfile="):
+            path = arg.split("=", 1)[1]
+        elif arg == "--flagfile" and i + 1 < len(argv):
+            path = argv[i + 1]
+        if path:
+            return os.path.splitext(os.path.basename(path))[0]
+    return default

@@ -1,0 +1,78 @@
+"""Train a GAN from the command line: `python train.py --flagfile=flags/dcgan.cfg`.
+
+Every flag maps onto a field of `kgan.train.TrainConfig`; values after the
+`--flagfile` override it. The run goes to `--output_dir` (default
+`runs/<flagfile name>`), and running the same command again resumes it.
+Bad input ends with one line on stderr and exit code 2.
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+
+import kgan_cli
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("output_dir", None, "Where the run goes; default runs/<flagfile name>. Rerunning resumes it.")
+# data
+flags.DEFINE_string("dataset", "mnist", "A TFDS image dataset name (mnist, fashion_mnist, ...), 'idx' or 'folder'.")
+flags.DEFINE_string("data_dir", None, "Local data: a folder of IDX files (e.g. ../shared/data/mnist) or of "
+                    "PNG/JPEG images; for TFDS names, the TFDS data directory.")
+flags.DEFINE_string("split", None, "Which split to train on (default: all a local folder holds; TFDS: train).")
+# networks
+flags.DEFINE_enum("network", "dcgan", ["dcgan", "mlp"], "Network family of G and D (kgan.nets).")
+flags.DEFINE_integer("latent_dim", 100, "Size of the latent vector z.")
+flags.DEFINE_list("g_filters", None, "Generator widths: dcgan 3 conv filters, mlp hidden units (default: the paper's).")
+flags.DEFINE_list("d_filters", None, "Discriminator widths: dcgan conv filters, mlp hidden units.")
+flags.DEFINE_integer("kernel_size", 5, "dcgan convolution kernel size.")
+flags.DEFINE_float("negative_slope", 0.2, "LeakyReLU negative slope in G and D.")
+flags.DEFINE_float("d_dropout", 0.3, "Dropout rate in D, in [0, 1).")
+flags.DEFINE_boolean("d_batchnorm", False, "BatchNorm in the dcgan discriminator.")
+flags.DEFINE_boolean("sync_batchnorm", False, "Synchronize BatchNorm statistics across replicas.")
+# objective
+flags.DEFINE_string("loss", "non_saturating", "GAN loss (kgan.losses): minimax, non_saturating, wasserstein.")
+flags.DEFINE_integer("d_steps", 1, "Discriminator updates per generator update.")
+flags.DEFINE_float("clip_value", None, "Clip D weights to [-c, c] after each update (WGAN; default 0.01 for "
+                   "the wasserstein loss).")
+# optimization
+flags.DEFINE_integer("epochs", 20, "Passes over the data.")
+flags.DEFINE_integer("steps_per_epoch", None, "Cap on generator steps per epoch, for quick runs.")
+flags.DEFINE_integer("batch_size", 256, "Global batch size, split over all replicas.")
+flags.DEFINE_float("d_learning_rate", 2e-4, "Adam learning rate of D.")
+flags.DEFINE_float("g_learning_rate", 2e-4, "Adam learning rate of G.")
+flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both optimizers.")
+flags.DEFINE_float("beta_2", 0.999, "Adam beta_2 of both optimizers.")
+flags.DEFINE_integer("seed", 0, "Seeds weights, data order and noise: the same seed gives the same run.")
+# distribution
+flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored"],
+                  "tf.distribute strategy; auto = mirrored with more than one GPU or --cpu_replicas > 1.")
+flags.DEFINE_integer("cpu_replicas", 1, "Split the CPU into this many logical devices (mirrored training "
+                     "without GPUs).")
+# outputs
+flags.DEFINE_integer("num_samples", 64, "Images in each sample grid.")
+flags.DEFINE_integer("sample_every", 1, "Write a sample grid every this many epochs.")
+flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every this many steps (default: each epoch).")
+flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep.")
+flags.DEFINE_enum("progress", "auto", ["auto", "bar", "epoch", "none"],
+                  "Progress display: a bar per step, a line per epoch, or nothing (auto: bar on a terminal).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        kgan_cli.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
+    from kgan import train
+
+    values = kgan_cli.flag_values(FLAGS, train.TrainConfig)
+    values["verbose"] = {"bar": 1, "epoch": 2, "none": 0}.get(FLAGS.progress, 1 if sys.stdout.isatty() else 2)
+    workdir = FLAGS.output_dir or os.path.join("runs", kgan_cli.run_name(sys.argv))
+    config = train.TrainConfig(**values)
+    with kgan_cli.errors_exit():
+        config.validate()
+        train.train_and_evaluate(config, workdir, run_files={"flags.cfg": FLAGS.flags_into_string()})
+    logging.info("done: outputs in %s", workdir)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=kgan_cli.parse_flags)
