@@ -246,3 +246,45 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None):
         verbose=config.verbose,
     )
     return gan, history
+
+
+def load_run(workdir):
+    """Rebuilds the GAN of the run in `workdir` and restores its latest checkpoint.
+
+    Returns `(gan, config)`. Raises `ConfigError` when `workdir` holds no run
+    or no checkpoint.
+
+    Example:
+
+    ```python
+    gan, config = kgan.train.load_run("runs/dcgan")
+    images = gan.generate(16, seed=0)
+    ```
+    """
+    from kgan import callbacks
+
+    path = os.path.join(workdir, "config.json")
+    if not os.path.isfile(path):
+        raise ConfigError(f"{workdir} holds no training run (no config.json): pass the --output_dir of a train.py run")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path} is unreadable: {e}") from e
+    image_shape = tuple(saved.pop("image_shape"))
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in saved.items() if k in fields})
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    if not tf_latest_checkpoint(ckpt_dir):
+        raise ConfigError(f"{workdir} has no checkpoint in {ckpt_dir}: train at least one epoch first")
+    gan = build_gan(config, image_shape)
+    ckpt = callbacks.Checkpoint(ckpt_dir)
+    ckpt.set_model(gan)
+    ckpt.restore()
+    return gan, config
+
+
+def tf_latest_checkpoint(directory):
+    import tensorflow as tf
+
+    return tf.train.latest_checkpoint(directory) if os.path.isdir(directory) else None
