@@ -28,11 +28,11 @@ def split_cpu(num_devices):
     """
     if isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1:
         raise ConfigError(f"cpu_replicas must be an integer >= 1, got {num_devices!r}")
+    if num_devices == 1:
+        return  # nothing to split; the default single device is used
     cpu = tf.config.list_physical_devices("CPU")[0]
     current = tf.config.get_logical_device_configuration(cpu)
     if current is not None and len(current) == num_devices:
-        return
-    if num_devices == 1 and current is None:
         return
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import losses as losses_lib
+from kgan.losses import penalties
 from kgan.errors import ConfigError
 
 
@@ -37,6 +38,10 @@ class GAN(keras.Model):
         latent_dim: size of the latent vector; defaults to the generator's input size.
         seed: seeds the training noise, so the same seed gives the same run.
 
+        ema_decay: if set (e.g. 0.999), keep an exponential moving average of
+            the generator weights in `ema_generator`, used by `generate`,
+            sample grids, evaluation and export; the raw `generator` stays.
+
     Logged metrics (progress bar, `History`, callbacks): `d_loss`, `g_loss`,
     `d_real` and `d_fake` (mean discriminator output on real and generated
     batches: a probability for the cross-entropy losses, a raw score for
@@ -54,7 +59,7 @@ class GAN(keras.Model):
     ```
     """
 
-    def __init__(self, generator, discriminator, latent_dim=None, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim=None, seed=0, ema_decay=None, **kwargs):
         super().__init__(**kwargs)
         if latent_dim is None:
             latent_dim = int(generator.inputs[0].shape[-1])
@@ -65,6 +70,13 @@ class GAN(keras.Model):
         self.latent_dim = int(latent_dim)
         self.seed = int(seed)
         self.noise_seed = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        if ema_decay is not None and not (isinstance(ema_decay, (int, float)) and 0 <= ema_decay < 1):
+            raise ConfigError(f"ema_decay must be in [0, 1) (or None for no EMA), got {ema_decay!r}")
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.ema_generator = None
+        if self.ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -72,17 +84,41 @@ class GAN(keras.Model):
         self.built = True
 
     # ------------------------------------------------------------------ setup
-    def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating", d_steps=1, clip_value=None, **kwargs):
+    def compile(
+        self,
+        d_optimizer=None,
+        g_optimizer=None,
+        loss="non_saturating",
+        d_steps=1,
+        clip_value=None,
+        gradient_penalty=0.0,
+        r1_penalty=0.0,
+        r1_every=1,
+        label_smoothing=0.0,
+        instance_noise=0.0,
+        instance_noise_steps=10_000,
+        **kwargs,
+    ):
         """Configures training.
 
         Args:
             d_optimizer, g_optimizer: Keras optimizers (default Adam(2e-4, beta_1=0.5)).
+                Different learning rates for D and G give two time-scale updates (TTUR).
             loss: a name in `kgan.losses.LOSSES` or a function
                 `(real_logits, fake_logits) -> (d_loss, g_loss)`.
             d_steps: discriminator updates per generator update (>= 1).
             clip_value: if set, clip every discriminator weight to
                 [-clip_value, clip_value] after each update (WGAN). Defaults to
-                0.01 for `loss="wasserstein"`.
+                0.01 for `loss="wasserstein"` without a gradient penalty.
+            gradient_penalty: weight λ of the WGAN-GP penalty (0 = off; 10 in the paper).
+            r1_penalty: weight γ of the R1 penalty on real data (0 = off).
+            r1_every: evaluate R1 every this many D steps, weighted by it (lazy regularization).
+            label_smoothing: one-sided: real targets 1 - s for D (cross-entropy losses only).
+            instance_noise: std of Gaussian noise added to D's inputs (real and
+                fake), decaying linearly to 0 over `instance_noise_steps` D steps.
+
+        Under a `mixed_float16` policy both optimizers are wrapped in
+        `LossScaleOptimizer` and both losses scaled (Keras wraps only one).
         """
         d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -93,12 +129,36 @@ class GAN(keras.Model):
         if isinstance(d_steps, bool) or not isinstance(d_steps, (int, np.integer)) or d_steps < 1:
             raise ConfigError(f"d_steps must be an integer >= 1, got {d_steps!r}")
         self.d_steps = int(d_steps)
-        if clip_value is None and self.loss_name == "wasserstein":
+        for name, value in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty),
+                            ("instance_noise", instance_noise)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+                raise ConfigError(f"{name} weight must be a number >= 0, got {value!r}")
+        for name, value in (("r1_every", r1_every), ("instance_noise_steps", instance_noise_steps)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        if label_smoothing and self.loss_fn not in (losses_lib.minimax, losses_lib.non_saturating):
+            raise ConfigError(
+                f"label_smoothing applies to the cross-entropy losses (minimax, non_saturating), not {self.loss_name!r}"
+            )
+        self.gradient_penalty = float(gradient_penalty)
+        self.r1_penalty = float(r1_penalty)
+        self.r1_every = int(r1_every)
+        self.label_smoothing = float(label_smoothing)
+        self.instance_noise = float(instance_noise)
+        self.instance_noise_steps = int(instance_noise_steps)
+        if clip_value is None and self.loss_name == "wasserstein" and not self.gradient_penalty:
             clip_value = 0.01
         if clip_value is not None and not clip_value > 0:
             raise ConfigError(f"clip_value must be > 0 (or None for no clipping), got {clip_value!r}")
         self.clip_value = clip_value
         self._set_clipping(clip_value)
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            if not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer):
+                d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
+            if not isinstance(g_optimizer, keras.optimizers.LossScaleOptimizer):
+                g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
         # `optimizer=g_optimizer` makes Keras callbacks (TensorBoard steps,
         # BackupAndRestore) see the generator step count.
         super().compile(optimizer=g_optimizer, **kwargs)
@@ -129,15 +189,71 @@ class GAN(keras.Model):
         """Runs the generator: latents `[B, latent_dim]` to images in [-1, 1]."""
         return self.generator(latents, training=training)
 
-    def _replica_noise(self, local_batch):
-        """This replica's rows of a global batch of noise drawn from `noise_seed`."""
+    def _replica_draw(self, draw, local_batch, shape=()):
+        """This replica's rows of a global-batch draw `draw(shape, seed=noise_seed)`.
+
+        Every replica draws the whole global batch from the same seed state and
+        keeps its own rows, so N replicas see exactly the noise one device sees.
+        """
         ctx = tf.distribute.get_replica_context()
         replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-        z = keras.random.normal((local_batch * replicas, self.latent_dim), seed=self.noise_seed)
+        z = draw((local_batch * replicas, *shape), seed=self.noise_seed)
         if replicas == 1:
             return z
         start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
         return z[start : start + local_batch]
+
+    def _replica_noise(self, local_batch):
+        return self._replica_draw(keras.random.normal, local_batch, (self.latent_dim,))
+
+    def _with_instance_noise(self, images, local_batch):
+        step = tf.cast(self.d_optimizer.iterations, tf.float32)
+        std = self.instance_noise * tf.maximum(0.0, 1.0 - step / float(self.instance_noise_steps))
+        noise = self._replica_draw(keras.random.normal, local_batch, tuple(images.shape[1:]))
+        return images + tf.cast(std, images.dtype) * tf.cast(noise, images.dtype)
+
+    def _d_penalties(self, real, fake, local_batch):
+        """Per-example gradient penalties (already weighted), or None."""
+        total = None
+        if self.gradient_penalty:
+            alpha = self._replica_draw(keras.random.uniform, local_batch)
+            total = self.gradient_penalty * penalties.gradient_penalty(self.discriminator, real, fake, alpha)
+        if self.r1_penalty:
+            weight = self.r1_penalty * self.r1_every
+
+            def r1():
+                return weight * penalties.r1_penalty(self.discriminator, real)
+
+            if self.r1_every == 1:
+                r1_term = r1()
+            else:
+                due = tf.equal(self.d_optimizer.iterations % self.r1_every, 0)
+                r1_term = tf.cond(due, r1, lambda: tf.zeros([local_batch], tf.float32))
+            total = r1_term if total is None else total + r1_term
+        return total
+
+    @staticmethod
+    def _scaled(optimizer, loss):
+        return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
+
+    def _update_ema(self):
+        """ema ← d·ema + (1 − d)·w for the generator's weights (statistics are copied).
+
+        The decay ramps up as min(d, (1 + t) / (10 + t)) so early averages do
+        not hold on to the random initialization.
+        """
+        t = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+        pairs = list(zip(self.ema_generator.variables, self.generator.variables))
+
+        def update(strategy, pairs):
+            for e, w in pairs:
+                def fn(ev, wv, trainable=w.trainable):
+                    return ev.assign(decay * ev + (1.0 - decay) * wv if trainable else wv)
+
+                strategy.extended.update(e.value, fn, args=(w.value,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(update, tf.distribute.get_strategy(), pairs)
 
     def _d_output(self, logits):
         logits = tf.cast(logits, tf.float32)
@@ -153,12 +269,24 @@ class GAN(keras.Model):
 
         for _ in range(self.d_steps):
             fake = G(self._replica_noise(local_batch), training=True)
+            real_in, fake_in = real, fake
+            if self.instance_noise:
+                real_in = self._with_instance_noise(real, local_batch)
+                fake_in = self._with_instance_noise(fake, local_batch)
             with tf.GradientTape() as tape:
-                real_logits = D(real, training=True)
-                fake_logits = D(fake, training=True)
+                real_logits = D(real_in, training=True)
+                fake_logits = D(fake_in, training=True)
                 d_per_example, _ = self.loss_fn(real_logits, fake_logits)
-                d_loss = tf.nn.compute_average_loss(d_per_example)
-            grads = tape.gradient(d_loss, D.trainable_variables)
+                if self.label_smoothing:
+                    # -(1-s) log σ(r) - s log(1-σ(r)) = softplus(-r) + s·r
+                    d_per_example += self.label_smoothing * tf.reshape(tf.cast(real_logits, tf.float32), [-1])
+                d_objective = d_per_example
+                penalty = self._d_penalties(real, fake, local_batch)
+                if penalty is not None:
+                    d_objective = d_per_example + penalty
+                d_loss = tf.nn.compute_average_loss(d_objective)
+                scaled = self._scaled(self.d_optimizer, d_loss)
+            grads = tape.gradient(scaled, D.trainable_variables)
             self.d_optimizer.apply_gradients(zip(grads, D.trainable_variables))
 
         z = self._replica_noise(local_batch)
@@ -166,20 +294,35 @@ class GAN(keras.Model):
             g_fake_logits = D(G(z, training=True), training=True)
             _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), g_fake_logits)
             g_loss = tf.nn.compute_average_loss(g_per_example)
-        grads = tape.gradient(g_loss, G.trainable_variables)
+            scaled = self._scaled(self.g_optimizer, g_loss)
+        grads = tape.gradient(scaled, G.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, G.trainable_variables))
+        if self.ema_generator is not None:
+            self._update_ema()
 
         # Trackers get this replica's mean; Keras sums them across replicas.
         self.d_loss_tracker.update_state(tf.reduce_mean(d_per_example))
         self.g_loss_tracker.update_state(tf.reduce_mean(g_per_example))
         self.d_real_tracker.update_state(self._d_output(real_logits))
         self.d_fake_tracker.update_state(self._d_output(fake_logits))
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        if penalty is not None:
+            logs["d_penalty"] = tf.reduce_mean(penalty)
+        return logs
 
     def test_step(self, data):
         raise NotImplementedError("GAN has no validation step: evaluate samples with kgan callbacks instead")
 
     # ------------------------------------------------------------- inference
+    @property
+    def sampling_generator(self):
+        """The generator used for samples, evaluation and export (the EMA copy when kept)."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def extra_checkpoint_state(self):
+        """State beyond G, D and the optimizers that `kgan.callbacks.Checkpoint` must keep."""
+        return {"ema_generator": list(self.ema_generator.variables)} if self.ema_generator is not None else {}
+
     def latents(self, num_images, seed=0):
         """The latent vectors `generate(num_images, seed)` uses, as a float32 numpy array."""
         z = keras.random.normal((int(num_images), self.latent_dim), seed=int(seed))
@@ -199,7 +342,9 @@ class GAN(keras.Model):
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise ConfigError(f"latents must have shape [batch, {self.latent_dim}], got {list(latents.shape)}")
         out = [
-            keras.ops.convert_to_numpy(_to_unit_range(self.generator(latents[i : i + batch_size], training=False)))
+            keras.ops.convert_to_numpy(
+                _to_unit_range(self.sampling_generator(latents[i : i + batch_size], training=False))
+            )
             for i in range(0, len(latents), batch_size)
         ]
         return np.concatenate(out, axis=0)
@@ -212,6 +357,7 @@ class GAN(keras.Model):
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim,
             "seed": self.seed,
+            "ema_decay": self.ema_decay,
         }
 
     @classmethod
@@ -231,6 +377,12 @@ class GAN(keras.Model):
             "loss": loss or "non_saturating",
             "d_steps": self.d_steps,
             "clip_value": self.clip_value,
+            "gradient_penalty": self.gradient_penalty,
+            "r1_penalty": self.r1_penalty,
+            "r1_every": self.r1_every,
+            "label_smoothing": self.label_smoothing,
+            "instance_noise": self.instance_noise,
+            "instance_noise_steps": self.instance_noise_steps,
         }
 
     def compile_from_config(self, config):

@@ -21,3 +21,19 @@ def mnist_dir():
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST not found at {MNIST_DIR}")
     return str(MNIST_DIR)
+
+
+_STRATEGIES = {}
+
+
+@pytest.fixture
+def two_replicas():
+    """One MirroredStrategy over the 2 logical CPUs for the whole session.
+
+    TensorFlow caches collective-op instances by key; a second MirroredStrategy
+    over the same devices in one process reuses keys with other shapes, so the
+    tests share one (as a program would).
+    """
+    if "two" not in _STRATEGIES:
+        _STRATEGIES["two"] = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    return _STRATEGIES["two"]

@@ -56,7 +56,7 @@ def test_train_step_updates_both_networks_and_logs_metrics():
 
 
 @pytest.mark.parametrize("loss", sorted(kgan.losses.LOSSES))
-def test_two_replicas_make_the_same_update_as_one_device(loss):
+def test_two_replicas_make_the_same_update_as_one_device(loss, two_replicas):
     """Same seed, global batch and data order: 2 mirrored CPU replicas == 1 device.
 
     Plain SGD (unlike Adam) is sensitive to the scale of the gradient, so a loss
@@ -65,7 +65,7 @@ def test_two_replicas_make_the_same_update_as_one_device(loss):
     BatchNorm statistics that are not synchronized.
     """
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
-    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    two = two_replicas
     assert two.num_replicas_in_sync == 2
     _, before, w1, h1 = _train(one, loss, d_steps=2)
     _, _, w2, h2 = _train(two, loss, d_steps=2)

@@ -42,13 +42,20 @@ class LossPlot(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
-        if self._step % self.every_n_steps or not logs:
-            return
-        row = {"step": self._step, "epoch": self._epoch + 1}
-        row.update({k: float(v) for k, v in logs.items() if k in _KEYS})
-        self._append(row)
+        self._pending = logs
+        if self._step % self.every_n_steps == 0:
+            self._record(logs)
+
+    def _record(self, logs):
+        self._pending = None
+        if logs:
+            row = {"step": self._step, "epoch": self._epoch + 1}
+            row.update({k: float(v) for k, v in logs.items() if k in _KEYS})
+            self._append(row)
 
     def on_epoch_end(self, epoch, logs=None):
+        if getattr(self, "_pending", None):
+            self._record(self._pending)  # an epoch's last step is always recorded
         extra = {k: float(v) for k, v in (logs or {}).items() if k not in _KEYS}
         if extra:
             self._append({"step": self._step, "epoch": epoch + 1, **extra})

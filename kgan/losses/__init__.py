@@ -14,12 +14,22 @@ d_loss, g_loss = kgan.losses.get("non_saturating")(real_logits, fake_logits)
 """
 
 from kgan.errors import ConfigError
-from kgan.losses.adversarial import minimax, non_saturating, wasserstein
+from kgan.losses.adversarial import (
+    hinge,
+    least_squares,
+    minimax,
+    non_saturating,
+    relativistic_average,
+    wasserstein,
+)
 
 LOSSES = {
     "minimax": minimax,
     "non_saturating": non_saturating,
     "wasserstein": wasserstein,
+    "hinge": hinge,
+    "least_squares": least_squares,
+    "relativistic_average": relativistic_average,
 }
 
 

@@ -1,0 +1,91 @@
+"""Image data as `tf.data` pipelines: TFDS by name, IDX folders, image folders.
+
+`load(name, batch_size=...)` returns a batched, seeded-shuffled, cached,
+prefetched `tf.data.Dataset` of float32 images `[B, H, W, C]` in [-1, 1], or
+`(images, labels)` pairs with `with_labels=True`. Sources are found by name in
+`SOURCES`; each is one file returning an unbatched dataset of uint8 images, and
+`pipeline.py` does the rest. Adding a source means one file and one line.
+
+Name resolution: `"idx"` and `"folder"` read `data_dir`; any other name is a
+TFDS dataset, except that a `data_dir` holding IDX files or images is read as
+such (so `load("mnist", data_dir="../shared/data/mnist")` reads the local IDX
+copy of MNIST).
+"""
+
+import logging
+import os
+
+from kgan.data import folder, idx, pipeline, tfds
+from kgan.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def _idx_source(name, data_dir, split, with_labels, image_size):
+    images, labels = idx.load_idx(data_dir, split=split, with_labels=with_labels)
+    if image_size:
+        raise DataError("image_size is not supported for IDX data (MNIST images are 28x28)")
+    return pipeline.from_arrays(images, labels), len(images)
+
+
+def _folder_source(name, data_dir, split, with_labels, image_size):
+    return folder.load_folder(data_dir, with_labels=with_labels, image_size=image_size)
+
+
+def _tfds_source(name, data_dir, split, with_labels, image_size):
+    ds, num = tfds.load_tfds(name, split=split, with_labels=with_labels, data_dir=data_dir)
+    if image_size:
+        import tensorflow as tf
+
+        def resize(x):
+            return tf.cast(tf.image.resize(x, image_size, method="area"), tf.uint8)
+
+        ds = ds.map(lambda *e: (resize(e[0]), *e[1:]) if len(e) > 1 else resize(e[0]))
+    return ds, num
+
+
+SOURCES = {"idx": _idx_source, "folder": _folder_source, "tfds": _tfds_source}
+
+
+def source_for(name, data_dir=None):
+    """The name of the source in `SOURCES` that `load(name, data_dir=...)` uses."""
+    if name in SOURCES and name != "tfds":
+        if not data_dir:
+            raise DataError(f"dataset {name!r} reads local files: pass data_dir")
+        if not os.path.isdir(data_dir):
+            raise DataError(f"data_dir {data_dir} does not exist or is not a folder")
+        return name
+    if data_dir and os.path.isdir(data_dir):
+        if idx.has_idx(data_dir):
+            return "idx"
+        if folder.has_images(data_dir):
+            return "folder"
+    return "tfds"
+
+
+def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuffle=True, seed=0, cache=True,
+         image_size=None, drop_remainder=True, shuffle_buffer=10_000):
+    """A batched `tf.data.Dataset` of images in [-1, 1] (and labels) from source `name`.
+
+    Example:
+
+    ```python
+    ds = kgan.data.load("mnist", batch_size=256, data_dir="../shared/data/mnist")
+    images = next(iter(ds))  # float32 [256, 28, 28, 1] in [-1, 1]
+    ```
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    data_dir = os.fspath(data_dir) if data_dir is not None else None
+    source = source_for(name, data_dir)
+    log.info("dataset %r: %s source%s", name, source, f" at {data_dir}" if data_dir else "")
+    ds, num = SOURCES[source](name, data_dir, split, with_labels, tuple(image_size) if image_size else None)
+    return pipeline.finish(ds, num, batch_size=batch_size, shuffle=shuffle, seed=seed, cache=cache,
+                           drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer)
+
+
+def image_shape(ds):
+    """(H, W, C) of the images in a dataset from `load`."""
+    spec = ds.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    return tuple(int(d) for d in spec.shape[1:])

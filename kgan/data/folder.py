@@ -1,0 +1,89 @@
+"""A folder of PNG/JPEG images, class labels from subfolder names.
+
+All files are checked (header only) before training, so an unreadable file or
+a mix of sizes is a one-line `DataError` naming the file, not a crash mid-run.
+Grayscale folders stay one channel; anything else is read as RGB.
+"""
+
+import collections
+import logging
+import os
+
+import tensorflow as tf
+
+from kgan.errors import DataError
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
+def list_images(directory):
+    paths = []
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        paths += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(EXTENSIONS)]
+    return paths
+
+
+def has_images(directory):
+    return os.path.isdir(directory) and bool(list_images(directory))
+
+
+def _inspect(paths, image_size):
+    from PIL import Image, UnidentifiedImageError
+
+    sizes, modes = {}, collections.Counter()
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                im.verify()
+            with Image.open(p) as im:
+                sizes.setdefault(im.size, p)
+                modes[im.mode] += 1
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+            raise DataError(f"{p}: not a readable image ({type(e).__name__})") from e
+    if len(sizes) > 1 and image_size is None:
+        (s1, p1), (s2, p2) = list(sizes.items())[:2]
+        raise DataError(
+            f"images differ in size: {p1} is {s1[0]}x{s1[1]}, {p2} is {s2[0]}x{s2[1]}: pass image_size=(H, W) to resize"
+        )
+    grayscale = set(modes) <= {"L", "1", "I;16", "I"}
+    (w, h) = next(iter(sizes))
+    return (image_size or (h, w)), (1 if grayscale else 3)
+
+
+def load_folder(directory, with_labels=False, image_size=None):
+    """An unbatched dataset of uint8 images `[H, W, C]` (and int32 labels) and its size."""
+    if not os.path.isdir(directory):
+        raise DataError(f"data folder {directory} does not exist")
+    paths = list_images(directory)
+    if not paths:
+        raise DataError(f"no images (*.png, *.jpg, *.jpeg) in {directory}: the folder is empty of images")
+    (h, w), channels = _inspect(paths, image_size)
+    labels = None
+    if with_labels:
+        classes = sorted({os.path.relpath(p, directory).split(os.sep)[0] for p in paths})
+        if any(os.path.dirname(os.path.relpath(p, directory)) == "" for p in paths):
+            raise DataError(f"{directory}: with labels, images must sit in one subfolder per class")
+        index = {c: i for i, c in enumerate(classes)}
+        labels = [index[os.path.relpath(p, directory).split(os.sep)[0]] for p in paths]
+        log.info("classes: %s", ", ".join(classes))
+    log.info("found %d images in %s (%dx%dx%d)", len(paths), directory, h, w, channels)
+
+    def decode(path):
+        x = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        x = tf.image.resize(x, (h, w), method="area") if image_size else x
+        return tf.cast(tf.ensure_shape(tf.cast(x, tf.float32), (h, w, channels)), tf.uint8)
+
+    ds = tf.data.Dataset.from_tensor_slices(paths)
+    options = tf.data.Options()
+    # Decoded images come from a list of paths, not a file-reading dataset, so
+    # tf.data cannot shard by FILE; DATA gives each worker its own examples.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    if labels is not None:
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.from_tensor_slices(tf.constant(labels, tf.int32))))
+        ds = ds.map(lambda p, y: (decode(p), y), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.with_options(options), len(paths)

@@ -1,0 +1,38 @@
+"""The shared tf.data pipeline: cache, seeded shuffle, batch, scale to [-1, 1], prefetch."""
+
+import tensorflow as tf
+
+from kgan.errors import DataError
+
+
+def _options(shard_policy):
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = shard_policy
+    return options
+
+
+def from_arrays(images, labels=None):
+    """An unbatched dataset of uint8 images (and int32 labels) held in memory; shards by DATA."""
+    ds = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
+    return ds.with_options(_options(tf.data.experimental.AutoShardPolicy.DATA))
+
+
+def finish(ds, num_examples, *, batch_size, shuffle=True, seed=0, cache=True, drop_remainder=True,
+           shuffle_buffer=10_000):
+    """Batches an unbatched dataset of uint8 (or float in [0, 255]) images and scales them to [-1, 1]."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if drop_remainder and num_examples is not None and batch_size > num_examples:
+        raise DataError(f"batch_size={batch_size} is larger than the {num_examples} images available")
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(min(shuffle_buffer, num_examples or shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    def scale(x):
+        return tf.cast(x, tf.float32) / 127.5 - 1.0
+
+    ds = ds.map(lambda *e: (scale(e[0]), *e[1:]) if len(e) > 1 else scale(e[0]),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,106 @@
+"""kgan.data.load: the pipeline over every source, TFDS offline and mocked, image folders."""
+
+import time
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+import kgan
+from kgan.data import tfds as tfds_source
+from kgan.errors import DataError
+from tests.data.test_idx import idx_bytes, write
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    # Image i is filled with value i and labelled i: pairing must survive shuffling.
+    n = 40
+    x = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None], 28, 1).repeat(28, 2)
+    x[-1] = 255
+    write(tmp_path / "train-images-idx3-ubyte", idx_bytes(x))
+    labels = np.arange(n, dtype=np.uint8)
+    labels[-1] = 255
+    write(tmp_path / "train-labels-idx1-ubyte", idx_bytes(labels))
+    return str(tmp_path)
+
+
+def test_batches_scaled_shuffled_and_seeded(idx_dir):
+    ds = kgan.data.load("idx", data_dir=idx_dir, batch_size=16, seed=1)
+    batches = [b.numpy() for b in ds]
+    assert len(batches) == 2 and batches[0].shape == (16, 28, 28, 1) and batches[0].dtype == np.float32
+    allx = np.concatenate(batches)
+    assert allx.min() >= -1.0 and allx.max() <= 1.0
+    assert kgan.data.image_shape(ds) == (28, 28, 1)
+    again = [b.numpy() for b in kgan.data.load("idx", data_dir=idx_dir, batch_size=16, seed=1)]
+    np.testing.assert_array_equal(batches[0], again[0])
+    other = next(iter(kgan.data.load("idx", data_dir=idx_dir, batch_size=16, seed=2))).numpy()
+    assert not np.array_equal(batches[0], other)
+    second_epoch = next(iter(ds)).numpy()
+    assert not np.array_equal(batches[0], second_epoch)  # reshuffled each epoch
+
+
+def test_exact_scaling_and_labels_stay_paired(idx_dir):
+    ds = kgan.data.load("mnist", data_dir=idx_dir, batch_size=40, with_labels=True, shuffle=True)
+    x, y = next(iter(ds))
+    x, y = x.numpy(), y.numpy()
+    values = (x[:, 0, 0, 0] + 1) * 127.5
+    np.testing.assert_allclose(values, y, atol=1e-3)
+    assert x.min() == -1.0 and x.max() == 1.0
+
+
+def test_bad_batch_sizes(idx_dir):
+    with pytest.raises(DataError, match="batch_size must be a positive integer, got 0"):
+        kgan.data.load("idx", data_dir=idx_dir, batch_size=0)
+    with pytest.raises(DataError, match="batch_size=64 is larger than the 40 images"):
+        kgan.data.load("idx", data_dir=idx_dir, batch_size=64)
+
+
+def test_image_folder(tmp_path):
+    for cls, value in (("cats", 10), ("dogs", 200)):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((8, 6), value, np.uint8)).save(tmp_path / cls / f"{i}.png")
+    x, y = next(iter(kgan.data.load("folder", data_dir=str(tmp_path), batch_size=6, with_labels=True)))
+    assert x.shape == (6, 8, 6, 1)
+    np.testing.assert_allclose((x.numpy()[:, 0, 0, 0] + 1) * 127.5, np.where(y.numpy() == 0, 10, 200), atol=1e-3)
+    x = next(iter(kgan.data.load("folder", data_dir=str(tmp_path), batch_size=2, image_size=(4, 4))))
+    assert x.shape == (2, 4, 4, 1)
+    # A data_dir full of images is read as a folder whatever the dataset name.
+    assert kgan.data.source_for("mnist", str(tmp_path)) == "folder"
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DataError, match="no images"):
+        kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(tmp_path / "b.png")
+    with pytest.raises(DataError, match="differ in size.*image_size"):
+        kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="b.png: not a readable image"):
+        kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
+
+
+def test_tfds_under_mock_data():
+    with tfds.testing.mock_data(num_examples=32):
+        ds = kgan.data.load("mnist", batch_size=8, with_labels=True)
+        x, y = next(iter(ds))
+    assert x.shape == (8, 28, 28, 1) and y.shape == (8,)
+    assert -1.0 <= x.numpy().min() and x.numpy().max() <= 1.0
+
+
+def test_tfds_offline_fails_fast(tmp_path, monkeypatch):
+    monkeypatch.setattr(tfds_source, "PROBE_HOST", ("127.0.0.1", 9))  # nothing listens: offline
+    start = time.time()
+    with pytest.raises(DataError, match="not in .* network is unreachable.*--data_dir"):
+        kgan.data.load("mnist", data_dir=str(tmp_path / "tfds"), batch_size=8)
+    assert time.time() - start < 10
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown dataset 'no_such_set'"):
+        kgan.data.load("no_such_set", batch_size=8)
+    with pytest.raises(DataError, match="dataset 'idx' reads local files: pass data_dir"):
+        kgan.data.load("idx", batch_size=8)

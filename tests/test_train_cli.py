@@ -1,0 +1,145 @@
+"""train.py end to end, in subprocesses: outputs, resume after SIGKILL, one-line errors."""
+
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO
+
+TINY = ["--network=mlp", "--g_filters=32", "--d_filters=32", "--batch_size=32", "--latent_dim=16"]
+
+
+def run(args, cwd=REPO, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _hashes(root):
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            out[p] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+
+
+def _assert_one_line_error(stderr, message):
+    """The error is one line (the last), names the value, and no traceback; info logs may precede it."""
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    errors = [l for l in lines if "error:" in l]
+    assert len(errors) == 1 and errors[0] == lines[-1], stderr
+    assert errors[0].startswith("train.py: error: ") and message in errors[0], stderr
+    assert "Traceback" not in stderr
+
+
+def _csv_epochs(path):
+    with open(path) as f:
+        return [int(r["epoch"]) for r in csv.DictReader(f)]
+
+
+def test_dcgan_flagfile_run_fills_the_output_dir(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    r = run(["--flagfile=flags/dcgan.cfg", f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=2",
+             "--steps_per_epoch=3", "--batch_size=32", "--num_samples=16"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(os.listdir(out / "samples")) == ["epoch_0001.png", "epoch_0002.png"]
+    for name in ("progress.gif", "losses.png", "losses.csv", "metrics.csv", "config.json", "flags.cfg",
+                 "checkpoints/checkpoint"):
+        assert (out / name).exists(), name
+    assert _csv_epochs(out / "metrics.csv") == [0, 1]
+    assert any(f.startswith("events") for _, _, fs in os.walk(out / "tensorboard") for f in fs)
+    flags_text = (out / "flags.cfg").read_text()
+    assert "--batch_size=32" in flags_text and "--network=dcgan" in flags_text
+    assert "10000 images" in r.stderr  # the loader says what it found
+
+
+def test_default_output_dir_is_named_after_the_flagfile(tmp_path, mnist_dir):
+    cfg = tmp_path / "tiny.cfg"
+    cfg.write_text("\n".join(TINY + ["--epochs=1", "--steps_per_epoch=2"]) + "\n")
+    r = run([f"--flagfile={cfg}", f"--data_dir={mnist_dir}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "runs" / "tiny" / "config.json").exists()
+
+
+def test_resumes_after_sigkill(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    args = [*TINY, f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=8", "--steps_per_epoch=25",
+            "--progress=epoch"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    metrics = out / "metrics.csv"
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(_csv_epochs(metrics)) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training ended before it could be killed:\n" + proc.stderr.read()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = _csv_epochs(metrics)
+    assert 2 <= len(done_before) < 8
+
+    r = run(args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resumed from" in r.stderr
+    epochs = _csv_epochs(metrics)
+    assert epochs[: len(done_before)] == done_before
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 7  # continued, did not start over
+    # Step counters came back too: the last checkpoint is numbered by generator step.
+    with open(out / "checkpoints" / "checkpoint") as f:
+        assert 'model_checkpoint_path: "ckpt-200"' in f.read()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--loss=hinge2"], "unknown loss 'hinge2'"),
+        (["--network=resnet"], "--network"),
+        (["--dataset=no_such_dataset"], "no_such_dataset"),
+        (["--batch_size=0"], "batch_size must be a positive integer, got 0"),
+        (["--batch_size=-4"], "batch_size must be a positive integer, got -4"),
+        (["--g_learning_rate=0"], "g_learning_rate must be a positive number, got 0.0"),
+        (["--batch_size=33", "--cpu_replicas=2"], "batch_size=33 is not divisible"),
+        (["--epochs=abc"], "--epochs"),
+        (["--no_such_flag=1"], "no_such_flag"),
+        (["--g_filters=a,b"], "g_filters"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    r = run([*TINY, "--data_dir=/nonexistent/unused", f"--output_dir={tmp_path / 'run'}", *args])
+    assert r.returncode == 2, r.stderr[-2000:]
+    _assert_one_line_error(r.stderr, message)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_data_is_one_line_and_exit_2(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\x00" * 100)
+    for data_dir, message in [(empty, "empty"), (bad, "train-images-idx3-ubyte")]:
+        r = run([*TINY, "--dataset=idx", f"--data_dir={data_dir}", f"--output_dir={tmp_path / 'run'}"])
+        assert r.returncode == 2, r.stderr[-2000:]
+        _assert_one_line_error(r.stderr, message)
+        assert not (tmp_path / "run").exists()
+
+
+def test_incompatible_output_dir_is_refused_and_left_intact(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    r = run([*TINY, f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=1", "--steps_per_epoch=2"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    before = _hashes(out)
+    r = run([*TINY, "--latent_dim=8", f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=2"])
+    assert r.returncode == 2
+    _assert_one_line_error(r.stderr, "latent_dim=16")
+    assert "latent_dim=8" in r.stderr
+    assert _hashes(out) == before
