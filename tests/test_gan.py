@@ -77,6 +77,68 @@ def test_two_replicas_make_the_same_update_as_one_device(loss, two_replicas):
         assert h1[key][0] == pytest.approx(h2[key][0], rel=1e-4, abs=1e-5)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(loss="wasserstein", gradient_penalty=10.0),
+        dict(loss="non_saturating", r1_penalty=1.0, r1_every=2),
+        dict(loss="non_saturating", label_smoothing=0.1, instance_noise=0.2),
+        dict(loss="hinge", ema_decay=0.9),
+    ],
+    ids=["wgan_gp", "lazy_r1", "smoothing_instance_noise", "ema"],
+)
+def test_two_replicas_equal_one_device_with_penalties_and_tricks(options, two_replicas):
+    ema = options.pop("ema_decay", None)
+    loss = options.pop("loss")
+
+    def train(strategy):
+        keras.utils.set_random_seed(1)
+        with strategy.scope():
+            G = nets.dcgan_generator(latent_dim=LATENT, filters=(16, 8, 4), sync_batchnorm=True)
+            D = nets.dcgan_discriminator(filters=(8, 16), dropout=0.0)
+            gan = kgan.GAN(G, D, seed=3, ema_decay=ema)
+            gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05), loss=loss, d_steps=2, **options)
+        gan.fit(_data(n=48), epochs=1, verbose=0)
+        return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights] + (
+            [v.numpy() for v in gan.ema_generator.weights] if ema else [])
+
+    w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    w2 = train(two_replicas)
+    diff = max(np.abs(a - b).max() for a, b in zip(w1, w2))
+    assert diff < 1e-5, f"{options}: 1 vs 2 replicas differ by {diff}"
+
+
+def test_ema_generator_averages_and_is_used_for_sampling():
+    keras.utils.set_random_seed(0)
+    gan = kgan.GAN(nets.mlp_generator(latent_dim=4, units=(8,)), nets.mlp_discriminator(units=(8,)), ema_decay=0.5)
+    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
+    start = [w.numpy().copy() for w in gan.generator.trainable_weights]
+    gan.fit(_data(), epochs=1, verbose=0)
+    raw = [w.numpy() for w in gan.generator.trainable_weights]
+    ema = [w.numpy() for w in gan.ema_generator.trainable_weights]
+    # The average lies between the start and the raw weights, and differs from both.
+    assert any(not np.allclose(e, r) for e, r in zip(ema, raw))
+    assert sum(np.abs(e - s).sum() for e, s in zip(ema, start)) < sum(np.abs(r - s).sum() for r, s in zip(raw, start))
+    z = gan.latents(3)
+    expected = np.clip((gan.ema_generator(z).numpy() + 1) / 2, 0, 1)
+    np.testing.assert_allclose(gan.generate(3, latents=z), expected, atol=1e-6)
+    assert gan.sampling_generator is gan.ema_generator
+
+
+def test_mixed_precision_step_is_finite_and_weights_stay_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        gan = _tiny_gan(optimizer="adam", lr=1e-3)
+        assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        history = gan.fit(_data(), epochs=1, verbose=0).history
+        assert all(math.isfinite(v[0]) for v in history.values())
+        assert all(v.dtype == "float32" for v in gan.generator.trainable_weights + gan.discriminator.trainable_weights)
+        assert gan.generate(2).dtype == np.float32
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def test_wasserstein_clips_discriminator_weights():
     gan, *_ = _train(tf.distribute.get_strategy(), "wasserstein", optimizer="adam", lr=0.05)
     assert gan.clip_value == 0.01
@@ -118,9 +180,18 @@ def test_bad_compile_arguments():
         (dict(d_steps=0), "d_steps must be an integer >= 1, got 0"),
         (dict(clip_value=-1.0), "clip_value must be > 0"),
         (dict(d_optimizer=opt, g_optimizer=opt), "two different optimizer objects"),
+        (dict(gradient_penalty=-1.0), "gradient_penalty weight must be a number >= 0, got -1.0"),
+        (dict(r1_penalty=-0.5), "r1_penalty weight must be a number >= 0, got -0.5"),
+        (dict(label_smoothing=0.1, loss="hinge"), "label_smoothing applies to the cross-entropy losses"),
     ]:
         with pytest.raises(ConfigError, match=match):
             gan.compile(**kwargs)
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, 2])
+def test_bad_ema_decay(decay):
+    with pytest.raises(ConfigError, match=r"ema_decay must be in \[0, 1\)"):
+        kgan.GAN(nets.mlp_generator(latent_dim=4), nets.mlp_discriminator(), ema_decay=decay)
 
 
 def test_keras_saving_round_trip(tmp_path):

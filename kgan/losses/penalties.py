@@ -16,8 +16,8 @@ import tensorflow as tf
 def _input_gradients(discriminator, images):
     with tf.GradientTape() as tape:
         tape.watch(images)
-        out = tf.cast(discriminator(images, training=True), tf.float32)
-    grads = tf.cast(tape.gradient(tf.reduce_sum(out), images), tf.float32)
+        total = tf.reduce_sum(tf.cast(discriminator(images, training=True), tf.float32))
+    grads = tf.cast(tape.gradient(total, images), tf.float32)
     return tf.reshape(grads, [tf.shape(grads)[0], -1])
 
 
