@@ -22,7 +22,8 @@ flags.DEFINE_string("data_dir", None, "Local data: a folder of IDX files (e.g. .
                     "PNG/JPEG images; for TFDS names, the TFDS data directory.")
 flags.DEFINE_string("split", None, "Which split to train on (default: all a local folder holds; TFDS: train).")
 # networks
-flags.DEFINE_enum("network", "dcgan", ["dcgan", "mlp"], "Network family of G and D (kgan.nets).")
+flags.DEFINE_string("network", "dcgan", "Network family of G and D (kgan.nets): dcgan, mlp, cdcgan "
+                    "(class-conditional DCGAN with a projection discriminator).")
 flags.DEFINE_integer("latent_dim", 100, "Size of the latent vector z.")
 flags.DEFINE_list("g_filters", None, "Generator widths: dcgan 3 conv filters, mlp hidden units (default: the paper's).")
 flags.DEFINE_list("d_filters", None, "Discriminator widths: dcgan conv filters, mlp hidden units.")
@@ -31,16 +32,28 @@ flags.DEFINE_float("negative_slope", 0.2, "LeakyReLU negative slope in G and D."
 flags.DEFINE_float("d_dropout", 0.3, "Dropout rate in D, in [0, 1).")
 flags.DEFINE_boolean("d_batchnorm", False, "BatchNorm in the dcgan discriminator.")
 flags.DEFINE_boolean("sync_batchnorm", False, "Synchronize BatchNorm statistics across replicas.")
+flags.DEFINE_boolean("spectral_norm", False, "Spectral normalization on every D layer (dcgan, cdcgan).")
+flags.DEFINE_integer("num_classes", 10, "Classes of a conditional network (cdcgan).")
 # objective
-flags.DEFINE_string("loss", "non_saturating", "GAN loss (kgan.losses): minimax, non_saturating, wasserstein.")
+flags.DEFINE_string("loss", "non_saturating", "GAN loss (kgan.losses): non_saturating, minimax, wasserstein, "
+                    "hinge, least_squares, relativistic_average.")
 flags.DEFINE_integer("d_steps", 1, "Discriminator updates per generator update.")
 flags.DEFINE_float("clip_value", None, "Clip D weights to [-c, c] after each update (WGAN; default 0.01 for "
-                   "the wasserstein loss).")
+                   "the wasserstein loss without gradient penalty).")
+flags.DEFINE_float("gradient_penalty", 0.0, "WGAN-GP weight lambda (10 in the paper; 0 = off).")
+flags.DEFINE_float("r1_penalty", 0.0, "R1 penalty weight gamma on real data (0 = off).")
+flags.DEFINE_integer("r1_every", 1, "Apply R1 every this many D steps (lazy regularization).")
+flags.DEFINE_float("label_smoothing", 0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).")
+flags.DEFINE_float("instance_noise", 0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.")
+flags.DEFINE_integer("instance_noise_steps", 10_000, "D steps over which the instance noise decays to 0.")
+flags.DEFINE_float("ema_decay", None, "Keep an EMA of G's weights with this decay (e.g. 0.999) for samples and "
+                   "export; unset = off.")
+flags.DEFINE_boolean("mixed_precision", False, "Train with the mixed_float16 policy (helps on GPUs, not CPUs).")
 # optimization
 flags.DEFINE_integer("epochs", 20, "Passes over the data.")
 flags.DEFINE_integer("steps_per_epoch", None, "Cap on generator steps per epoch, for quick runs.")
 flags.DEFINE_integer("batch_size", 256, "Global batch size, split over all replicas.")
-flags.DEFINE_float("d_learning_rate", 2e-4, "Adam learning rate of D.")
+flags.DEFINE_float("d_learning_rate", 2e-4, "Adam learning rate of D (a larger D rate than G rate is TTUR).")
 flags.DEFINE_float("g_learning_rate", 2e-4, "Adam learning rate of G.")
 flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both optimizers.")
 flags.DEFINE_float("beta_2", 0.999, "Adam beta_2 of both optimizers.")

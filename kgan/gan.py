@@ -38,6 +38,9 @@ class GAN(keras.Model):
         latent_dim: size of the latent vector; defaults to the generator's input size.
         seed: seeds the training noise, so the same seed gives the same run.
 
+        num_classes: for class-conditional networks (G takes `[latents,
+            labels]`, D takes `[images, labels]`); batches are then
+            `(images, labels)` and generated images get uniformly drawn labels.
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of
             the generator weights in `ema_generator`, used by `generate`,
             sample grids, evaluation and export; the raw `generator` stays.
@@ -59,10 +62,23 @@ class GAN(keras.Model):
     ```
     """
 
-    def __init__(self, generator, discriminator, latent_dim=None, seed=0, ema_decay=None, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim=None, seed=0, ema_decay=None, num_classes=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if latent_dim is None:
             latent_dim = int(generator.inputs[0].shape[-1])
+        conditional = len(generator.inputs) == 2
+        if conditional and num_classes is None:
+            raise ConfigError("this generator takes [latents, labels]: pass num_classes to GAN")
+        if num_classes is not None:
+            if not conditional or len(discriminator.inputs) != 2:
+                raise ConfigError(
+                    "num_classes needs a conditional generator and discriminator taking [inputs, labels] "
+                    "(e.g. kgan.nets.cdcgan_*)"
+                )
+            if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+                raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        self.num_classes = None if num_classes is None else int(num_classes)
         if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
             raise ConfigError(f"latent_dim must be a positive integer, got {latent_dim!r}")
         self.generator = generator
@@ -185,9 +201,9 @@ class GAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
     # --------------------------------------------------------------- training
-    def call(self, latents, training=False):
-        """Runs the generator: latents `[B, latent_dim]` to images in [-1, 1]."""
-        return self.generator(latents, training=training)
+    def call(self, inputs, training=False):
+        """Runs the generator: latents `[B, latent_dim]` (or `[latents, labels]`) to images in [-1, 1]."""
+        return self.generator(inputs, training=training)
 
     def _replica_draw(self, draw, local_batch, shape=()):
         """This replica's rows of a global-batch draw `draw(shape, seed=noise_seed)`.
@@ -203,6 +219,18 @@ class GAN(keras.Model):
         start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
         return z[start : start + local_batch]
 
+    def _G(self, z, labels, training):
+        return self.generator([z, labels] if self.num_classes else z, training=training)
+
+    def _D(self, images, labels, training=True):
+        return self.discriminator([images, labels] if self.num_classes else images, training=training)
+
+    def _replica_labels(self, local_batch):
+        def draw(shape, seed):
+            return keras.random.randint(shape, 0, self.num_classes, seed=seed, dtype="int32")
+
+        return self._replica_draw(draw, local_batch) if self.num_classes else None
+
     def _replica_noise(self, local_batch):
         return self._replica_draw(keras.random.normal, local_batch, (self.latent_dim,))
 
@@ -212,17 +240,21 @@ class GAN(keras.Model):
         noise = self._replica_draw(keras.random.normal, local_batch, tuple(images.shape[1:]))
         return images + tf.cast(std, images.dtype) * tf.cast(noise, images.dtype)
 
-    def _d_penalties(self, real, fake, local_batch):
+    def _d_penalties(self, real, fake, labels, local_batch):
         """Per-example gradient penalties (already weighted), or None."""
+
+        def d_fn(images, training=True):
+            return self._D(images, labels, training)
+
         total = None
         if self.gradient_penalty:
             alpha = self._replica_draw(keras.random.uniform, local_batch)
-            total = self.gradient_penalty * penalties.gradient_penalty(self.discriminator, real, fake, alpha)
+            total = self.gradient_penalty * penalties.gradient_penalty(d_fn, real, fake, alpha)
         if self.r1_penalty:
             weight = self.r1_penalty * self.r1_every
 
             def r1():
-                return weight * penalties.r1_penalty(self.discriminator, real)
+                return weight * penalties.r1_penalty(d_fn, real)
 
             if self.r1_every == 1:
                 r1_term = r1()
@@ -264,24 +296,30 @@ class GAN(keras.Model):
     def train_step(self, data):
         """`d_steps` discriminator updates, then one generator update."""
         real = data[0] if isinstance(data, (tuple, list)) else data
+        real_labels = None
+        if self.num_classes:
+            if not isinstance(data, (tuple, list)) or len(data) < 2:
+                raise ConfigError("a conditional GAN trains on (images, labels) batches: load data with_labels=True")
+            real_labels = tf.cast(data[1], tf.int32)
         local_batch = real.shape[0] if real.shape[0] is not None else tf.shape(real)[0]
         G, D = self.generator, self.discriminator
 
         for _ in range(self.d_steps):
-            fake = G(self._replica_noise(local_batch), training=True)
+            fake_labels = self._replica_labels(local_batch)
+            fake = self._G(self._replica_noise(local_batch), fake_labels, training=True)
             real_in, fake_in = real, fake
             if self.instance_noise:
                 real_in = self._with_instance_noise(real, local_batch)
                 fake_in = self._with_instance_noise(fake, local_batch)
             with tf.GradientTape() as tape:
-                real_logits = D(real_in, training=True)
-                fake_logits = D(fake_in, training=True)
+                real_logits = self._D(real_in, real_labels)
+                fake_logits = self._D(fake_in, fake_labels)
                 d_per_example, _ = self.loss_fn(real_logits, fake_logits)
                 if self.label_smoothing:
                     # -(1-s) log σ(r) - s log(1-σ(r)) = softplus(-r) + s·r
                     d_per_example += self.label_smoothing * tf.reshape(tf.cast(real_logits, tf.float32), [-1])
                 d_objective = d_per_example
-                penalty = self._d_penalties(real, fake, local_batch)
+                penalty = self._d_penalties(real, fake, real_labels, local_batch)
                 if penalty is not None:
                     d_objective = d_per_example + penalty
                 d_loss = tf.nn.compute_average_loss(d_objective)
@@ -290,8 +328,9 @@ class GAN(keras.Model):
             self.d_optimizer.apply_gradients(zip(grads, D.trainable_variables))
 
         z = self._replica_noise(local_batch)
+        g_labels = self._replica_labels(local_batch)
         with tf.GradientTape() as tape:
-            g_fake_logits = D(G(z, training=True), training=True)
+            g_fake_logits = self._D(self._G(z, g_labels, training=True), g_labels)
             _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), g_fake_logits)
             g_loss = tf.nn.compute_average_loss(g_per_example)
             scaled = self._scaled(self.g_optimizer, g_loss)
@@ -328,10 +367,30 @@ class GAN(keras.Model):
         z = keras.random.normal((int(num_images), self.latent_dim), seed=int(seed))
         return keras.ops.convert_to_numpy(z)
 
-    def generate(self, num_images, seed=0, latents=None, batch_size=256):
+    def check_labels(self, labels, count):
+        """Labels as int32 numpy `[count]`, or a ConfigError naming the bad one."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ConfigError("labels given, but this GAN is not class-conditional")
+            return None
+        if labels is None:
+            return (np.arange(count) % self.num_classes).astype("int32")
+        labels = np.asarray(labels).reshape(-1)
+        if labels.size == 1 and count != 1:
+            labels = np.repeat(labels, count)
+        if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ConfigError(f"labels must be {count} integers, got {labels.dtype} {list(labels.shape)}")
+        bad = labels[(labels < 0) | (labels >= self.num_classes)]
+        if bad.size:
+            raise ConfigError(f"label {int(bad[0])} is outside [0, {self.num_classes})")
+        return labels.astype("int32")
+
+    def generate(self, num_images, seed=0, latents=None, batch_size=256, labels=None):
         """Generates images as float32 numpy `[num_images, H, W, C]` in [0, 1].
 
         The same `seed` gives the same images; pass `latents` to choose them.
+        For a conditional GAN, `labels` (one per image, or one for all) picks
+        the classes; by default they cycle 0, 1, ..., num_classes - 1.
         The generator runs in inference mode (BatchNorm moving averages).
         """
         if latents is None:
@@ -341,12 +400,13 @@ class GAN(keras.Model):
         latents = np.asarray(latents, dtype="float32")
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise ConfigError(f"latents must have shape [batch, {self.latent_dim}], got {list(latents.shape)}")
-        out = [
-            keras.ops.convert_to_numpy(
-                _to_unit_range(self.sampling_generator(latents[i : i + batch_size], training=False))
-            )
-            for i in range(0, len(latents), batch_size)
-        ]
+        labels = self.check_labels(labels, len(latents))
+        out = []
+        for i in range(0, len(latents), batch_size):
+            inputs = latents[i : i + batch_size]
+            if labels is not None:
+                inputs = [inputs, labels[i : i + batch_size]]
+            out.append(keras.ops.convert_to_numpy(_to_unit_range(self.sampling_generator(inputs, training=False))))
         return np.concatenate(out, axis=0)
 
     # ----------------------------------------------------------- serializing
@@ -358,6 +418,7 @@ class GAN(keras.Model):
             "latent_dim": self.latent_dim,
             "seed": self.seed,
             "ema_decay": self.ema_decay,
+            "num_classes": self.num_classes,
         }
 
     @classmethod

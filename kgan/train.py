@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Settings that must match when a run continues in an existing workdir.
 _RESUME_KEYS = ("dataset", "network", "latent_dim", "loss", "image_shape", "d_filters", "g_filters",
-                "kernel_size", "d_batchnorm")
+                "kernel_size", "d_batchnorm", "spectral_norm", "num_classes", "ema_decay")
 
 
 @dataclasses.dataclass
@@ -53,10 +53,20 @@ class TrainConfig:
     d_dropout: float = 0.3
     d_batchnorm: bool = False
     sync_batchnorm: bool = False
+    spectral_norm: bool = False
+    num_classes: int = 10
     # objective
     loss: str = "non_saturating"
     d_steps: int = 1
     clip_value: float | None = None
+    gradient_penalty: float = 0.0
+    r1_penalty: float = 0.0
+    r1_every: int = 1
+    label_smoothing: float = 0.0
+    instance_noise: float = 0.0
+    instance_noise_steps: int = 10_000
+    ema_decay: float | None = None
+    mixed_precision: bool = False
     # optimization
     epochs: int = 20
     steps_per_epoch: int | None = None
@@ -94,6 +104,18 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        for name in ("gradient_penalty", "r1_penalty", "instance_noise"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ConfigError(f"{name} weight must be a number >= 0, got {v!r}")
+        for name in ("r1_every", "instance_noise_steps"):
+            _positive_int(name, getattr(self, name))
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1) (or unset for no EMA), got {self.ema_decay!r}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ConfigError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         losses.get(self.loss)
@@ -128,26 +150,33 @@ def build_gan(config, image_shape):
     from kgan import nets
     from kgan.gan import GAN
 
+    conditional = config.network in nets.CONDITIONAL
     g_kwargs = dict(latent_dim=config.latent_dim, image_shape=image_shape, negative_slope=config.negative_slope)
     d_kwargs = dict(image_shape=image_shape, negative_slope=config.negative_slope, dropout=config.d_dropout)
-    if config.network == "dcgan":
+    if config.network in ("dcgan", "cdcgan"):
         g_kwargs.update(kernel_size=config.kernel_size, sync_batchnorm=config.sync_batchnorm)
         d_kwargs.update(kernel_size=config.kernel_size, batchnorm=config.d_batchnorm,
-                        sync_batchnorm=config.sync_batchnorm)
+                        sync_batchnorm=config.sync_batchnorm, spectral_norm=config.spectral_norm)
         if config.g_filters:
             g_kwargs["filters"] = tuple(config.g_filters)
         if config.d_filters:
             d_kwargs["filters"] = tuple(config.d_filters)
     else:
+        if config.spectral_norm:
+            raise ConfigError(f"spectral_norm is an option of the dcgan and cdcgan networks, not {config.network!r}")
         if config.g_filters:
             g_kwargs["units"] = tuple(config.g_filters)
         if config.d_filters:
             d_kwargs["units"] = tuple(config.d_filters)
+    if conditional:
+        g_kwargs["num_classes"] = d_kwargs["num_classes"] = config.num_classes
     gan = GAN(
         nets.get_generator(config.network, **g_kwargs),
         nets.get_discriminator(config.network, **d_kwargs),
         latent_dim=config.latent_dim,
         seed=config.seed,
+        ema_decay=config.ema_decay,
+        num_classes=config.num_classes if conditional else None,
     )
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
@@ -155,6 +184,12 @@ def build_gan(config, image_shape):
         loss=config.loss,
         d_steps=config.d_steps,
         clip_value=config.clip_value,
+        gradient_penalty=config.gradient_penalty,
+        r1_penalty=config.r1_penalty,
+        r1_every=config.r1_every,
+        label_smoothing=config.label_smoothing,
+        instance_noise=config.instance_noise,
+        instance_noise_steps=config.instance_noise_steps,
     )
     return gan
 
@@ -216,12 +251,16 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None):
 
     import keras
 
+    from kgan import nets
+
     ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, split=config.split,
-                   seed=config.seed)
+                   seed=config.seed, with_labels=config.network in nets.CONDITIONAL)
     image_shape = data.image_shape(ds)
     check_workdir(workdir, config, image_shape)
 
     keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
     with strategy.scope():
         gan = build_gan(config, image_shape)
 

@@ -84,18 +84,21 @@ def test_two_replicas_make_the_same_update_as_one_device(loss, two_replicas):
         dict(loss="non_saturating", r1_penalty=1.0, r1_every=2),
         dict(loss="non_saturating", label_smoothing=0.1, instance_noise=0.2),
         dict(loss="hinge", ema_decay=0.9),
+        dict(loss="hinge", spectral_norm=True),
     ],
-    ids=["wgan_gp", "lazy_r1", "smoothing_instance_noise", "ema"],
+    ids=["wgan_gp", "lazy_r1", "smoothing_instance_noise", "ema", "spectral_norm"],
 )
 def test_two_replicas_equal_one_device_with_penalties_and_tricks(options, two_replicas):
+    options = dict(options)
     ema = options.pop("ema_decay", None)
+    sn = options.pop("spectral_norm", False)
     loss = options.pop("loss")
 
     def train(strategy):
         keras.utils.set_random_seed(1)
         with strategy.scope():
             G = nets.dcgan_generator(latent_dim=LATENT, filters=(16, 8, 4), sync_batchnorm=True)
-            D = nets.dcgan_discriminator(filters=(8, 16), dropout=0.0)
+            D = nets.dcgan_discriminator(filters=(8, 16), dropout=0.0, spectral_norm=sn)
             gan = kgan.GAN(G, D, seed=3, ema_decay=ema)
             gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05), loss=loss, d_steps=2, **options)
         gan.fit(_data(n=48), epochs=1, verbose=0)
@@ -231,3 +234,50 @@ def test_keras_callbacks_work(tmp_path):
     restored = _tiny_gan()
     restored.load_weights(str(tmp_path / "ckpt.weights.h5"))
     np.testing.assert_allclose(restored.generate(3), gan.generate(3), atol=1e-6)
+
+
+def _conditional_gan(seed=3, **kw):
+    G = nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4), sync_batchnorm=True)
+    D = nets.cdcgan_discriminator(num_classes=4, filters=(8, 16), dropout=0.0)
+    gan = kgan.GAN(G, D, seed=seed, num_classes=4, **kw)
+    gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05), loss="hinge", gradient_penalty=1.0)
+    return gan
+
+
+def _labelled_data(n=32, batch=16):
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
+    y = rng.randint(0, 4, n).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch, drop_remainder=True)
+
+
+def test_conditional_gan_trains_on_labels_and_matches_on_two_replicas(two_replicas):
+    def train(strategy):
+        keras.utils.set_random_seed(1)
+        with strategy.scope():
+            gan = _conditional_gan()
+        gan.fit(_labelled_data(), epochs=1, verbose=0)
+        return gan, [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+
+    gan, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    _, w2 = train(two_replicas)
+    assert max(np.abs(a - b).max() for a, b in zip(w1, w2)) < 1e-5
+    # The label changes the image: same latents, different classes.
+    z = np.repeat(gan.latents(1), 4, axis=0)
+    images = gan.generate(4, latents=z, labels=[0, 1, 2, 3])
+    assert all(not np.allclose(images[0], images[k]) for k in (1, 2, 3))
+    np.testing.assert_array_equal(gan.generate(2, latents=z[:2], labels=2), gan.generate(2, latents=z[:2], labels=[2, 2]))
+
+
+def test_conditional_gan_rejects_bad_labels_and_unlabelled_data():
+    gan = _conditional_gan()
+    with pytest.raises(ConfigError, match=r"label 4 is outside \[0, 4\)"):
+        gan.generate(2, labels=[1, 4])
+    with pytest.raises(ConfigError, match=r"label -1 is outside \[0, 4\)"):
+        gan.generate(1, labels=-1)
+    with pytest.raises(ConfigError, match="with_labels=True"):
+        gan.fit(_data(), epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match="pass num_classes"):
+        kgan.GAN(nets.cdcgan_generator(latent_dim=4), nets.cdcgan_discriminator())
+    with pytest.raises(ConfigError, match="labels given, but this GAN is not class-conditional"):
+        _tiny_gan().generate(2, labels=[0, 1])

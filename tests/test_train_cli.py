@@ -102,7 +102,9 @@ def test_resumes_after_sigkill(tmp_path, mnist_dir):
     "args, message",
     [
         (["--loss=hinge2"], "unknown loss 'hinge2'"),
-        (["--network=resnet"], "--network"),
+        (["--network=resnet"], "unknown network 'resnet'"),
+        (["--gradient_penalty=-1"], "gradient_penalty weight must be a number >= 0, got -1.0"),
+        (["--ema_decay=1.0"], "ema_decay must be in [0, 1)"),
         (["--dataset=no_such_dataset"], "no_such_dataset"),
         (["--batch_size=0"], "batch_size must be a positive integer, got 0"),
         (["--batch_size=-4"], "batch_size must be a positive integer, got -4"),

@@ -15,7 +15,8 @@ class SampleGrid(keras.callbacks.Callback):
     """Writes `directory/epoch_NNNN.png` after every `every_n_epochs` epochs.
 
     The grid is drawn from the same `num_images` latent vectors (from `seed`)
-    every time, so the PNGs show one set of samples evolving. At the end of
+    every time (for a class-conditional GAN: one row per class, the same
+    latents in each column), so the PNGs show one set of samples evolving. At the end of
     training `progress.gif` (beside the PNG folder, or `gif_path`) animates all
     grids in the folder, including those of earlier, resumed runs. With
     `tensorboard_dir`, each grid is also logged as a TensorBoard image.
@@ -41,10 +42,18 @@ class SampleGrid(keras.callbacks.Callback):
         self._writer = None
 
     def grid(self):
-        """The current sample grid as a uint8 array."""
+        """The current sample grid as a uint8 array (conditional GANs: one row per class)."""
+        classes = getattr(self.model, "num_classes", None)
+        if not classes:
+            if self._latents is None:
+                self._latents = self.model.latents(self.num_images, self.seed)
+            return images_lib.make_grid(self.model.generate(self.num_images, latents=self._latents))
+        cols = max(1, self.num_images // classes)
         if self._latents is None:
-            self._latents = self.model.latents(self.num_images, self.seed)
-        return images_lib.make_grid(self.model.generate(self.num_images, latents=self._latents))
+            self._latents = np.tile(self.model.latents(cols, self.seed), (classes, 1))
+        labels = np.repeat(np.arange(classes), cols)
+        return images_lib.make_grid(self.model.generate(len(labels), latents=self._latents, labels=labels),
+                                    ncols=cols)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:

@@ -16,13 +16,18 @@ D = kgan.nets.get_discriminator("dcgan", image_shape=(28, 28, 1))
 """
 
 from kgan.errors import ConfigError
+from kgan.nets.cdcgan import cdcgan_discriminator, cdcgan_generator
 from kgan.nets.dcgan import dcgan_discriminator, dcgan_generator
 from kgan.nets.mlp import mlp_discriminator, mlp_generator
 
 NETWORKS = {
     "dcgan": (dcgan_generator, dcgan_discriminator),
     "mlp": (mlp_generator, mlp_discriminator),
+    "cdcgan": (cdcgan_generator, cdcgan_discriminator),
 }
+
+# Families whose models take [inputs, labels] (class-conditional).
+CONDITIONAL = {"cdcgan"}
 
 
 def _family(name):

@@ -41,11 +41,18 @@ def dcgan_generator(
     (2, 28, 28, 1)
     """
     _checks.positive_int("latent_dim", latent_dim)
+    z = keras.Input((latent_dim,), name="latent")
+    x = dcgan_upsample(z, image_shape, filters, kernel_size, negative_slope, sync_batchnorm)
+    return keras.Model(z, x, name="dcgan_generator")
+
+
+def dcgan_upsample(z, image_shape=(28, 28, 1), filters=(256, 128, 64), kernel_size=5, negative_slope=0.2,
+                   sync_batchnorm=False):
+    """The DCGAN generator's body on tensor `z`: project, reshape, upsample to tanh images."""
     h, w, c = _checks.image_shape(image_shape, multiple=4)
     if len(filters) != 3:
         raise _checks.ConfigError(f"dcgan_generator filters must have 3 entries, got {filters!r}")
     f0, f1, f2 = (_checks.positive_int("filters", f) for f in filters)
-    z = keras.Input((latent_dim,), name="latent")
     x = layers.Dense((h // 4) * (w // 4) * f0, use_bias=False)(z)
     x = _batch_norm(sync_batchnorm)(x)
     x = layers.LeakyReLU(negative_slope)(x)
@@ -54,10 +61,9 @@ def dcgan_generator(
         x = layers.Conv2DTranspose(f, kernel_size, strides=stride, padding="same", use_bias=False)(x)
         x = _batch_norm(sync_batchnorm)(x)
         x = layers.LeakyReLU(negative_slope)(x)
-    x = layers.Conv2DTranspose(
+    return layers.Conv2DTranspose(
         c, kernel_size, strides=2, padding="same", use_bias=False, activation="tanh", name="images"
     )(x)
-    return keras.Model(z, x, name="dcgan_generator")
 
 
 def dcgan_discriminator(
@@ -68,11 +74,15 @@ def dcgan_discriminator(
     dropout=0.3,
     batchnorm=False,
     sync_batchnorm=False,
+    spectral_norm=False,
 ):
     """DCGAN discriminator: images `[B, H, W, C]` to logits `[B, 1]`.
 
     One strided convolution per entry of `filters`; `batchnorm` adds BatchNorm
-    after every convolution but the first (as in the DCGAN paper).
+    after every convolution but the first (as in the DCGAN paper);
+    `spectral_norm` wraps every convolution and the logit layer in
+    `keras.layers.SpectralNormalization` (Miyato et al., "Spectral
+    Normalization for GANs", ICLR 2018, https://arxiv.org/abs/1802.05957).
 
     Example:
 
@@ -80,17 +90,27 @@ def dcgan_discriminator(
     >>> D(keras.ops.zeros((2, 28, 28, 1))).shape
     (2, 1)
     """
-    image_shape = _checks.image_shape(image_shape)
+    x_in = keras.Input(_checks.image_shape(image_shape), name="images")
+    features = dcgan_features(x_in, filters, kernel_size, negative_slope, dropout, batchnorm, sync_batchnorm,
+                              spectral_norm)
+    x = _maybe_sn(layers.Dense(1, name="logit"), spectral_norm)(features)
+    return keras.Model(x_in, x, name="dcgan_discriminator")
+
+
+def _maybe_sn(layer, spectral_norm):
+    return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+
+def dcgan_features(x, filters=(64, 128), kernel_size=5, negative_slope=0.2, dropout=0.3, batchnorm=False,
+                   sync_batchnorm=False, spectral_norm=False):
+    """The DCGAN discriminator's trunk on tensor `x`: strided convolutions, flattened."""
     _checks.rate("dropout", dropout)
-    x_in = keras.Input(image_shape, name="images")
-    x = x_in
     for i, f in enumerate(filters):
-        x = layers.Conv2D(_checks.positive_int("filters", f), kernel_size, strides=2, padding="same")(x)
+        conv = layers.Conv2D(_checks.positive_int("filters", f), kernel_size, strides=2, padding="same")
+        x = _maybe_sn(conv, spectral_norm)(x)
         if batchnorm and i > 0:
             x = _batch_norm(sync_batchnorm)(x)
         x = layers.LeakyReLU(negative_slope)(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(1, name="logit")(x)
-    return keras.Model(x_in, x, name="dcgan_discriminator")
+    return layers.Flatten()(x)

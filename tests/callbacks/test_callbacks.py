@@ -82,3 +82,12 @@ def test_checkpoint_skips_non_finite_epochs(tmp_path):
     gan.fit(_data(), epochs=1, verbose=0, callbacks=[ckpt])
     ckpt.on_epoch_end(1, {"d_loss": float("nan"), "g_loss": 1.0})
     assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith("ckpt-4")
+
+
+def test_sample_grid_of_a_conditional_gan_has_a_row_per_class(tmp_path):
+    gan = kgan.GAN(nets.cdcgan_generator(latent_dim=4, num_classes=3, filters=(8, 4, 4)),
+                   nets.cdcgan_discriminator(num_classes=3, filters=(4, 8)), num_classes=3)
+    grid = callbacks.SampleGrid(tmp_path / "s", num_images=6)
+    grid.set_model(gan)
+    g = grid.grid()
+    assert g.shape[:2] == (3 * 30 + 2, 2 * 30 + 2)  # 3 class rows, 2 latent columns

@@ -45,3 +45,13 @@ def test_other_image_shapes():
 def test_bad_arguments(call, match):
     with pytest.raises(ConfigError, match=match):
         call()
+
+
+def test_conditional_networks_and_spectral_norm():
+    G = nets.get_generator("cdcgan", latent_dim=8, num_classes=10)
+    D = nets.get_discriminator("cdcgan", num_classes=10, spectral_norm=True)
+    images = G([np.zeros((2, 8), "float32"), np.array([1, 2], "int32")])
+    assert images.shape == (2, 28, 28, 1)
+    assert D([images, keras.ops.array([1, 2], "int32")]).shape == (2, 1)
+    assert any(isinstance(l, keras.layers.SpectralNormalization) for l in D.layers)
+    assert "cdcgan" in nets.CONDITIONAL

@@ -1,0 +1,59 @@
+"""Class-conditional DCGAN: a label-embedding generator and a projection discriminator.
+
+G(z, y): the label's embedding is concatenated to the latent, then the DCGAN
+generator body upsamples to an image. D(x, y): the DCGAN discriminator trunk
+gives features φ(x); the logit is ψ(φ(x)) + <embed(y), φ(x)>, the projection
+discriminator of Miyato & Koyama, "cGANs with Projection Discriminator",
+ICLR 2018 (https://arxiv.org/abs/1802.05637).
+
+Both models take `[inputs, labels]` with int32 labels `[B]` in [0, num_classes).
+"""
+
+import keras
+from keras import layers
+
+from kgan.nets import _checks
+from kgan.nets.dcgan import _maybe_sn, dcgan_features, dcgan_upsample
+
+
+def cdcgan_generator(latent_dim=100, num_classes=10, image_shape=(28, 28, 1), filters=(256, 128, 64),
+                     kernel_size=5, negative_slope=0.2, sync_batchnorm=False, embedding_dim=50):
+    """Conditional generator: `[latents [B, latent_dim], labels [B]]` to images in [-1, 1].
+
+    Example:
+
+    >>> G = cdcgan_generator(latent_dim=100, num_classes=10)
+    >>> G([keras.random.normal((2, 100)), keras.ops.array([3, 7])]).shape
+    (2, 28, 28, 1)
+    """
+    _checks.positive_int("latent_dim", latent_dim)
+    _checks.positive_int("num_classes", num_classes)
+    z = keras.Input((latent_dim,), name="latent")
+    y = keras.Input((), dtype="int32", name="label")
+    e = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(y)
+    x = layers.Concatenate()([z, e])
+    x = dcgan_upsample(x, image_shape, filters, kernel_size, negative_slope, sync_batchnorm)
+    return keras.Model([z, y], x, name="cdcgan_generator")
+
+
+def cdcgan_discriminator(image_shape=(28, 28, 1), num_classes=10, filters=(64, 128), kernel_size=5,
+                         negative_slope=0.2, dropout=0.3, batchnorm=False, sync_batchnorm=False,
+                         spectral_norm=False):
+    """Projection discriminator: `[images [B, H, W, C], labels [B]]` to logits `[B, 1]`.
+
+    Example:
+
+    >>> D = cdcgan_discriminator(num_classes=10)
+    >>> D([keras.ops.zeros((2, 28, 28, 1)), keras.ops.array([3, 7])]).shape
+    (2, 1)
+    """
+    _checks.positive_int("num_classes", num_classes)
+    x_in = keras.Input(_checks.image_shape(image_shape), name="images")
+    y = keras.Input((), dtype="int32", name="label")
+    phi = dcgan_features(x_in, filters, kernel_size, negative_slope, dropout, batchnorm, sync_batchnorm,
+                         spectral_norm)
+    unconditional = _maybe_sn(layers.Dense(1, name="logit"), spectral_norm)(phi)
+    embed = layers.Embedding(num_classes, int(phi.shape[-1]), name="label_projection")(y)
+    projection = layers.Dot(axes=1)([embed, phi])
+    logits = layers.Add()([unconditional, projection])
+    return keras.Model([x_in, y], logits, name="cdcgan_discriminator")
