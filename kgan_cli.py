@@ -29,15 +29,29 @@ def parse_flags(argv):
         fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, prog=os.path.basename(argv[0]))
 
 
+EXIT_DIVERGED = 3
+
+
 @contextlib.contextmanager
 def errors_exit():
-    """Turns `kgan.errors.ConfigError` (bad input) into one line on stderr and exit code 2."""
-    from kgan.errors import ConfigError
+    """Bad input (`ConfigError`): one line on stderr, exit 2. Divergence: one line, exit 3."""
+    from kgan.errors import ConfigError, TrainingDiverged
 
     try:
         yield
     except ConfigError as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except TrainingDiverged as e:
+        print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
+        sys.exit(EXIT_DIVERGED)
+
+
+def flags_text(flag_values):
+    """The main script's flags as a flagfile that reproduces the run (absl's own flags left out)."""
+    main_module = sys.argv[0]
+    flags = flag_values.get_key_flags_for_module(main_module) or []
+    lines = [f.serialize() for f in flags if f.value is not None and f.name != "flagfile"]
+    return "\n".join(line for line in lines if line) + "\n"
 
 
 def flag_values(flag_values, config_cls):

@@ -68,6 +68,9 @@ flags.DEFINE_integer("num_samples", 64, "Images in each sample grid.")
 flags.DEFINE_integer("sample_every", 1, "Write a sample grid every this many epochs.")
 flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every this many steps (default: each epoch).")
 flags.DEFINE_integer("keep_checkpoints", 3, "How many recent checkpoints to keep.")
+flags.DEFINE_enum("on_nan", "stop", ["stop", "rollback"],
+                  "When a loss turns NaN/inf: stop (exit 3, last good checkpoint kept) or roll back to it and "
+                  "halve the learning rates.")
 flags.DEFINE_enum("progress", "auto", ["auto", "bar", "epoch", "none"],
                   "Progress display: a bar per step, a line per epoch, or nothing (auto: bar on a terminal).")
 
@@ -83,7 +86,7 @@ def main(argv):
     config = train.TrainConfig(**values)
     with kgan_cli.errors_exit():
         config.validate()
-        train.train_and_evaluate(config, workdir, run_files={"flags.cfg": FLAGS.flags_into_string()})
+        train.train_and_evaluate(config, workdir, run_files={"flags.cfg": kgan_cli.flags_text(FLAGS)})
     logging.info("done: outputs in %s", workdir)
 
 

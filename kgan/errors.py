@@ -13,3 +13,7 @@ class ConfigError(ValueError):
 
 class DataError(ConfigError):
     """A data source is missing, empty, unreachable or corrupt."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the step."""

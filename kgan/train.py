@@ -84,6 +84,7 @@ class TrainConfig:
     sample_every: int = 1
     checkpoint_every_steps: int | None = None
     keep_checkpoints: int = 3
+    on_nan: str = "stop"
     verbose: int = 1
 
     def validate(self):
@@ -118,6 +119,8 @@ class TrainConfig:
             raise ConfigError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if self.on_nan not in ("stop", "rollback"):
+            raise ConfigError(f"on_nan must be 'stop' or 'rollback', got {self.on_nan!r}")
         losses.get(self.loss)
         nets._family(self.network)
         if self.strategy not in distribute.STRATEGIES:
@@ -223,15 +226,17 @@ def default_callbacks(config, workdir):
     from kgan import callbacks
 
     tb_dir = os.path.join(workdir, "tensorboard")
+    ckpt = callbacks.Checkpoint(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints,
+                                save_every_steps=config.checkpoint_every_steps)
     return [
-        callbacks.Checkpoint(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints,
-                             save_every_steps=config.checkpoint_every_steps),
+        ckpt,
+        callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
+        callbacks.Preemption(ckpt),
         callbacks.SampleGrid(os.path.join(workdir, "samples"), num_images=config.num_samples,
                              every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
         callbacks.LossPlot(os.path.join(workdir, "losses.png")),
         keras.callbacks.CSVLogger(os.path.join(workdir, "metrics.csv"), append=True),
         keras.callbacks.TensorBoard(tb_dir, write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
     ]
 
 

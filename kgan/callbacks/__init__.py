@@ -5,7 +5,8 @@ ModelCheckpoint, TerminateOnNaN, EarlyStopping), which work with `kgan.GAN` as i
 """
 
 from kgan.callbacks.checkpoint import Checkpoint
+from kgan.callbacks.guards import DivergenceGuard, Preemption
 from kgan.callbacks.plot import LossPlot
 from kgan.callbacks.samples import SampleGrid
 
-__all__ = ["Checkpoint", "LossPlot", "SampleGrid"]
+__all__ = ["Checkpoint", "DivergenceGuard", "LossPlot", "Preemption", "SampleGrid"]

@@ -1,0 +1,84 @@
+"""Preemption (SIGTERM) and divergence (NaN) handling, with the fault injected."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kgan
+from kgan import callbacks, nets
+from kgan.errors import TrainingDiverged
+from tests.conftest import REPO
+
+
+def _gan():
+    keras.utils.set_random_seed(0)
+    gan = kgan.GAN(nets.mlp_generator(latent_dim=4, units=(16,)), nets.mlp_discriminator(units=(16,)), seed=1)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    return gan
+
+
+def _data_with_nan_batch(bad_batch, batches=6, batch=8):
+    x = np.random.RandomState(0).uniform(-1, 1, (batches * batch, 28, 28, 1)).astype("float32")
+    if bad_batch is not None:
+        x[bad_batch * batch : (bad_batch + 1) * batch] = np.nan
+    return tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True)
+
+
+def _finite(gan):
+    return all(np.isfinite(v.numpy()).all() for v in gan.generator.weights + gan.discriminator.weights)
+
+
+def test_nan_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    gan = _gan()
+    ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
+    gan.fit(_data_with_nan_batch(None), epochs=1, verbose=0, callbacks=[ckpt])  # one good epoch: ckpt-6
+    with pytest.raises(TrainingDiverged, match="diverged at generator step 9 .*d_loss=nan"):
+        gan.fit(_data_with_nan_batch(2), epochs=3, verbose=0, callbacks=[ckpt, callbacks.DivergenceGuard(ckpt)])
+    assert not _finite(gan)
+    assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith("ckpt-6")
+    fresh = _gan()
+    restore = callbacks.Checkpoint(tmp_path / "ckpt")
+    restore.set_model(fresh)
+    assert restore.restore() == 1 and _finite(fresh)
+
+
+def test_rollback_restores_and_lowers_learning_rates(tmp_path):
+    gan = _gan()
+    ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
+    gan.fit(_data_with_nan_batch(None), epochs=1, verbose=0, callbacks=[ckpt])
+    poisoned_once = _data_with_nan_batch(2).take(3).concatenate(_data_with_nan_batch(None).take(3))
+    guard = callbacks.DivergenceGuard(ckpt, rollback=True, lr_factor=0.5)
+    gan.fit(poisoned_once, epochs=2, initial_epoch=1, verbose=0, callbacks=[guard])
+    assert guard.rollbacks == 1 and _finite(gan)
+    assert float(gan.d_optimizer.learning_rate.numpy()) == pytest.approx(5e-4)
+
+
+def test_sigterm_checkpoints_exits_0_and_resumes(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    args = [sys.executable, str(REPO / "train.py"), "--network=mlp", "--g_filters=32", "--d_filters=32",
+            "--latent_dim=16", "--batch_size=32", f"--data_dir={mnist_dir}", f"--output_dir={out}",
+            "--epochs=50", "--steps_per_epoch=40", "--progress=epoch"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and not (out / "metrics.csv").exists():
+        time.sleep(0.1)
+    time.sleep(0.5)  # somewhere in the middle of epoch 2
+    proc.send_signal(signal.SIGTERM)
+    sent = time.time()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert time.time() - sent < 10
+    assert "SIGTERM: saved" in stderr
+    # Restarted with the same command (fewer epochs so the test ends), it resumes.
+    r = subprocess.run(args[:-3] + ["--epochs=3", "--steps_per_epoch=40", "--progress=epoch"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "resumed from" in r.stderr
