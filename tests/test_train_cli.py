@@ -145,3 +145,14 @@ def test_incompatible_output_dir_is_refused_and_left_intact(tmp_path, mnist_dir)
     _assert_one_line_error(r.stderr, "latent_dim=16")
     assert "latent_dim=8" in r.stderr
     assert _hashes(out) == before
+
+
+def test_same_seed_same_sample_grid_bytes(tmp_path, mnist_dir):
+    grids = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        r = run([*TINY, f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=1", "--steps_per_epoch=5",
+                 "--seed=7"])
+        assert r.returncode == 0, r.stderr[-2000:]
+        grids.append((out / "samples" / "epoch_0001.png").read_bytes())
+    assert grids[0] == grids[1]
