@@ -286,6 +286,7 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None):
         ds,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
+        shuffle=False,  # the dataset shuffles itself
         callbacks=default_callbacks(config, workdir) + list(extra_callbacks),
         verbose=config.verbose,
     )
