@@ -32,9 +32,33 @@ def parse_flags(argv):
 EXIT_DIVERGED = 3
 
 
+def import_tensorflow_quietly():
+    """Imports TensorFlow with its C++ start-up notices (oneDNN, absl) kept off stderr.
+
+    TF 2.21 prints them before it reads TF_CPP_MIN_LOG_LEVEL, so a one-line
+    error would otherwise come after three lines of noise. They are hidden
+    only when TF_CPP_MIN_LOG_LEVEL is unset or >= 1; an import failure still
+    raises (and is reported) as usual.
+    """
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "1") == "0":
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 @contextlib.contextmanager
 def errors_exit():
     """Bad input (`ConfigError`): one line on stderr, exit 2. Divergence: one line, exit 3."""
+    import_tensorflow_quietly()
     from kgan.errors import ConfigError, TrainingDiverged
 
     try:
