@@ -1,0 +1,128 @@
+"""Query an exported generator and write a PNG grid: `python export/client.py -n 16 --seed 0 --out grid.png`.
+
+Two back ends, the same grid:
+
+- TF Serving's REST API (`--server`, default http://localhost:8501, model
+  `--model=kgan`): by default the `generate` signature (the server draws the
+  latents from `--seed`); with `--signature=serving_default` or
+  `--latents=z.npy` the client sends latents in the row (`instances`) or
+  columnar (`inputs`) format of `--request_format`.
+- A local TFLite file (`--tflite=.../tflite/generator_float32.tflite`), no server.
+
+The latents for a seed are those of `GAN.generate(n, seed)`, so every path
+gives the same images. Bad input (a wrong latent width, num_images outside
+[1, 1024], a request the server rejects) ends with one line on stderr and exit
+code 2; an unreachable server or a server failure with one line and exit code 1.
+"""
+
+import os
+import sys
+
+# Run as a script from a clone: make the repository's kgan and kgan_cli importable.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+import kgan_cli  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("server", "http://localhost:8501", "TF Serving REST address.")
+flags.DEFINE_string("model", "kgan", "Model name on the server.")
+flags.DEFINE_integer("version", None, "Model version (default: the latest the server has).")
+flags.DEFINE_integer("num_images", 16, "How many images.", short_name="n")
+flags.DEFINE_integer("seed", 0, "Seed of the latents: the same seed gives the same images.")
+flags.DEFINE_enum("signature", "generate", ["generate", "serving_default"],
+                  "generate: the server draws the latents; serving_default: the client sends them.")
+flags.DEFINE_enum("request_format", "inputs", ["inputs", "instances"],
+                  "JSON request format for serving_default: columnar 'inputs' or row 'instances'.")
+flags.DEFINE_string("latents", None, "A .npy file of latents [n, latent_dim] to send (implies serving_default).")
+flags.DEFINE_integer("label", None, "Conditional models only: the class of every image, or -1 to cycle "
+                     "0, 1, ..., num_classes - 1 (with --tflite, -1 needs --num_classes).")
+flags.DEFINE_integer("num_classes", None, "Conditional TFLite models only: how many classes --label=-1 cycles.")
+flags.DEFINE_string("tflite", None, "Run this .tflite file locally instead of asking a server.")
+flags.DEFINE_integer("num_threads", None, "TFLite interpreter threads (default: the runtime's).")
+flags.DEFINE_string("out", "grid.png", "Where the PNG grid goes.")
+flags.DEFINE_integer("ncols", None, "Grid columns (default: about square).")
+flags.DEFINE_float("timeout", 60.0, "Seconds to wait for the server.")
+
+
+def _load_latents(path):
+    import numpy as np
+
+    from kgan.errors import ConfigError
+
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read latents from {path}: {e}") from e
+    if z.ndim != 2 or z.shape[0] == 0 or not np.issubdtype(z.dtype, np.number):
+        raise ConfigError(f"latents in {path} must be a numeric array [n >= 1, latent_dim], got {z.dtype} {list(z.shape)}")
+    return z.astype("float32")
+
+
+def _images():
+    import numpy as np
+
+    from kgan import export
+    from kgan.errors import ConfigError
+    from kgan.export import rest
+
+    z = _load_latents(FLAGS.latents) if FLAGS.latents else None
+    if z is None and FLAGS.num_images < 1:
+        raise ConfigError(f"num_images must be at least 1, got {FLAGS.num_images}")
+    if FLAGS.tflite:
+        run = export.TFLiteGenerator(FLAGS.tflite, num_threads=FLAGS.num_threads)
+        labels = None
+        if run.conditional and FLAGS.label is not None and FLAGS.label >= 0:
+            labels = FLAGS.label
+        if z is not None:
+            if run.conditional and labels is None:
+                if not FLAGS.num_classes:
+                    raise ConfigError("a conditional model needs --label=K, or --label=-1 with --num_classes")
+                labels = np.arange(len(z)) % FLAGS.num_classes
+            return run(z, labels)
+        return run.generate(FLAGS.num_images, FLAGS.seed, labels=labels, num_classes=FLAGS.num_classes)
+    client = rest.RestClient(FLAGS.server, FLAGS.model, FLAGS.version, timeout=FLAGS.timeout)
+    if z is None and FLAGS.signature == "generate":
+        if FLAGS.request_format == "instances":
+            raise ConfigError("--request_format=instances needs --signature=serving_default: generate takes "
+                              "scalars, which only the columnar 'inputs' format can send")
+        # the server enforces its num_images cap and the label range
+        return client.generate(FLAGS.num_images, FLAGS.seed, FLAGS.label)
+    latent_dim = client.latent_dim()
+    if z is None:
+        z = export.latents(FLAGS.num_images, latent_dim, FLAGS.seed)
+    if z.shape[1] != latent_dim:
+        raise ConfigError(f"latents have width {z.shape[1]}, but model {FLAGS.model!r} takes latent_dim={latent_dim}")
+    labels = None
+    if FLAGS.label is not None:
+        if FLAGS.label < 0 and not FLAGS.num_classes:
+            raise ConfigError("--label=-1 with --signature=serving_default needs --num_classes to cycle")
+        labels = np.full(len(z), FLAGS.label) if FLAGS.label >= 0 else np.arange(len(z)) % FLAGS.num_classes
+    return client.predict(z, FLAGS.request_format, labels)
+
+
+def main(argv):
+    if len(argv) > 1:
+        kgan_cli.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
+    with kgan_cli.errors_exit():
+        from kgan import images as images_lib
+        from kgan.export import rest
+        from kgan.io import atomic_write
+
+        try:
+            images = _images()
+        except rest.ServingError as e:
+            message = str(e).splitlines()[0]
+            if e.status is not None and 400 <= e.status < 500:
+                kgan_cli.fail(message)  # the server rejected the request: bad input, exit 2
+            print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
+            sys.exit(1)
+        atomic_write(FLAGS.out, images_lib.png_bytes(images_lib.make_grid(images, ncols=FLAGS.ncols)))
+    n, h, w, c = images.shape
+    print(f"wrote {FLAGS.out}: {n} images {h}x{w}x{c}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=kgan_cli.parse_flags)

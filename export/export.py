@@ -1,0 +1,61 @@
+"""Export a trained run's generator for serving: `python export/export.py --run_dir=runs/dcgan`.
+
+Writes a new version `<export_base>/<model_name>/<N>/` (TF Serving layout:
+`saved_model.pb` + `variables/`, plus `tflite/*.tflite` and a manifest
+`kgan_export.json`), built in a temporary directory and renamed into place.
+Defaults: export base `<run_dir>/export`, model name `kgan`, both formats.
+A thin shell over `kgan.train.load_run` and `kgan.export.export_generator`;
+bad input ends with one line on stderr and exit code 2, nothing written.
+"""
+
+import os
+import sys
+
+# Run as a script from a clone: make the repository's kgan and kgan_cli importable.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+import kgan_cli  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("run_dir", None, "The --output_dir of a train.py run (holds config.json and checkpoints/).")
+flags.DEFINE_string("export_base", None, "Where versions go: <export_base>/<model_name>/<N>/ (default <run_dir>/export). "
+                    "Point TF Serving's model base path at <export_base>/<model_name>.")
+flags.DEFINE_string("model_name", "kgan", "The model's name in TF Serving (its directory under --export_base).")
+flags.DEFINE_list("formats", ["saved_model", "tflite"], "What to write: saved_model, tflite (the SavedModel is "
+                  "always written: TFLite is converted from it and every version must be servable).")
+flags.DEFINE_list("tflite_variants", None, "TFLite variants (default all): float32, float16, int8_dynamic, int8_full.")
+flags.DEFINE_integer("fixed_batch", None, "Convert TFLite for this batch size only (GPU delegates reject the "
+                     "dynamic-shape ops of a dynamic batch). Default: any batch.")
+flags.DEFINE_integer("max_images", 1024, "Largest num_images the generate signature accepts.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        kgan_cli.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
+    if not FLAGS.run_dir:
+        kgan_cli.fail("--run_dir is required: the --output_dir of a train.py run")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # TF's saving chatter; the summary goes to stdout
+    with kgan_cli.errors_exit():
+        from kgan import export, train
+
+        kwargs = dict(model_name=FLAGS.model_name, formats=FLAGS.formats, fixed_batch=FLAGS.fixed_batch,
+                      tflite_variants=FLAGS.tflite_variants or export.TFLITE_VARIANTS, max_images=FLAGS.max_images)
+        export_base = FLAGS.export_base or os.path.join(FLAGS.run_dir, "export")
+        export.check_export_args(export_base, **kwargs)  # fail on bad flags before loading the run
+        gan, _ = train.load_run(FLAGS.run_dir)
+        result = export.export_generator(gan, export_base, metadata={"run_dir": os.path.abspath(FLAGS.run_dir)},
+                                         **kwargs)
+    print(f"exported {result.model_name} version {result.version} to {result.version_dir}")
+    print(f"  saved_model  {result.sizes['saved_model'] / 1e6:8.2f} MB  signatures serving_default, generate")
+    for variant, path in result.tflite.items():
+        print(f"  {variant:<12} {result.sizes[variant] / 1e6:8.2f} MB  {os.path.relpath(path, result.version_dir)}")
+    for variant, reason in result.tflite_skipped.items():
+        print(f"  {variant:<12} skipped: {reason}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=kgan_cli.parse_flags)

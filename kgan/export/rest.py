@@ -1,0 +1,218 @@
+"""A TF Serving REST client for exported generators, on the standard library (`urllib`).
+
+Requests and responses follow TF Serving's documented JSON formats
+(https://www.tensorflow.org/tfx/serving/api_rest):
+
+- `POST {server}/v1/models/{model}[/versions/{v}]:predict` with either the
+  *row* format `{"signature_name": ..., "instances": [{"latent": [...]}, ...]}`
+  (answered with `{"predictions": ...}`) or the *columnar* format
+  `{"signature_name": ..., "inputs": {"latent": [[...], ...]}}` (answered with
+  `{"outputs": ...}`). With one named output TF Serving omits its name, so a
+  response holds either the tensor itself or an object `{"images": ...}`; both
+  are accepted.
+- The `generate` signature takes scalars, which only the columnar format can
+  send: `{"signature_name": "generate", "inputs": {"num_images": 16, "seed": 0}}`.
+- `GET {server}/v1/models/{model}[/versions/{v}]/metadata` gives the signatures'
+  shapes, from which the client learns `latent_dim`.
+- Errors come back as `{"error": "..."}` with an HTTP error status.
+"""
+
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from kgan.errors import ConfigError
+from kgan.export.saved_model import GENERATE, LABEL_INPUT, LATENT_INPUT, OUTPUT, SERVING_DEFAULT
+
+REQUEST_FORMATS = ("inputs", "instances")
+
+
+class ServingError(RuntimeError):
+    """The server could not be reached or answered with an error (`status`: HTTP status or None)."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+def model_url(server, model, version=None):
+    """`{server}/v1/models/{model}[/versions/{version}]`.
+
+    Example:
+
+    >>> model_url("http://localhost:8501/", "kgan", 3)
+    'http://localhost:8501/v1/models/kgan/versions/3'
+    """
+    url = f"{server.rstrip('/')}/v1/models/{model}"
+    return url if version is None else f"{url}/versions/{int(version)}"
+
+
+def latents_request(latents, request_format="inputs", labels=None):
+    """The JSON body asking `serving_default` for the images of `latents` `[batch, latent_dim]`.
+
+    `labels` (ints, one per latent) is for conditional models.
+
+    Example:
+
+    >>> latents_request([[0.5, -1.0]], "instances")
+    {'signature_name': 'serving_default', 'instances': [{'latent': [0.5, -1.0]}]}
+    """
+    z = np.asarray(latents, dtype=np.float32)
+    if z.ndim != 2 or z.shape[0] == 0:
+        raise ConfigError(f"latents must have shape [batch >= 1, latent_dim], got {list(z.shape)}")
+    rows = z.tolist()
+    if labels is not None:
+        y = np.asarray(labels).reshape(-1)
+        if y.shape != (len(rows),) or not np.issubdtype(y.dtype, np.integer):
+            raise ConfigError(f"labels must be {len(rows)} integers (one per latent), got {y.dtype} {list(y.shape)}")
+        y = [int(v) for v in y]
+    if request_format == "instances":
+        if labels is None:
+            return {"signature_name": SERVING_DEFAULT, "instances": [{LATENT_INPUT: row} for row in rows]}
+        return {"signature_name": SERVING_DEFAULT,
+                "instances": [{LATENT_INPUT: row, LABEL_INPUT: v} for row, v in zip(rows, y)]}
+    if request_format == "inputs":
+        inputs = {LATENT_INPUT: rows} if labels is None else {LATENT_INPUT: rows, LABEL_INPUT: y}
+        return {"signature_name": SERVING_DEFAULT, "inputs": inputs}
+    raise ConfigError(f"unknown request format {request_format!r}: expected one of {', '.join(REQUEST_FORMATS)}")
+
+
+def generate_request(num_images, seed=0, label=None):
+    """The JSON body asking the `generate` signature for `num_images` images from `seed` (columnar format).
+
+    `label` is for conditional models: a class for every image, or -1 to cycle them.
+
+    Example:
+
+    >>> generate_request(16, 0)
+    {'signature_name': 'generate', 'inputs': {'num_images': 16, 'seed': 0}}
+    """
+    inputs = {"num_images": int(num_images), "seed": int(seed)}
+    if label is not None:
+        inputs[LABEL_INPUT] = int(label)
+    return {"signature_name": GENERATE, "inputs": inputs}
+
+
+def parse_images(body):
+    """The `images` tensor of a predict response (row or columnar, named or not) as float32 numpy.
+
+    Example:
+
+    >>> parse_images({"outputs": {"images": [[[[0.5]]]]}}).shape
+    (1, 1, 1, 1)
+    """
+    if not isinstance(body, dict):
+        raise ServingError(f"unexpected predict response: expected a JSON object, got {type(body).__name__}")
+    if "error" in body:
+        raise ServingError(f"server error: {body['error']}")
+    if "outputs" in body:  # columnar: the tensor, or {name: tensor}
+        out = body["outputs"]
+        if isinstance(out, dict):
+            if OUTPUT not in out:
+                raise ServingError(f"predict response has no {OUTPUT!r} output (has {sorted(out)})")
+            out = out[OUTPUT]
+    elif "predictions" in body:  # row: a list of per-image tensors, or of {name: tensor}
+        out = body["predictions"]
+        if not isinstance(out, list):
+            raise ServingError("unexpected predict response: 'predictions' is not a list")
+        if out and isinstance(out[0], dict):
+            if any(OUTPUT not in row for row in out):
+                raise ServingError(f"predict response rows have no {OUTPUT!r} output (have {sorted(out[0])})")
+            out = [row[OUTPUT] for row in out]
+    else:
+        raise ServingError(f"unexpected predict response: no 'outputs' or 'predictions' key (keys {sorted(body)})")
+    try:
+        images = np.asarray(out, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise ServingError(f"predict response images are not a numeric tensor: {e}") from e
+    if images.ndim != 4:
+        raise ServingError(f"predict response images must be [batch, H, W, C], got shape {list(images.shape)}")
+    return images
+
+
+def latent_dim_from_metadata(body):
+    """`latent_dim` of the `serving_default` signature in a TF Serving metadata response.
+
+    Example:
+
+    ```python
+    latent_dim_from_metadata(get_json("http://localhost:8501/v1/models/kgan/metadata"))  # 100
+    ```
+    """
+    try:
+        sig = body["metadata"]["signature_def"]["signature_def"][SERVING_DEFAULT]
+        dims = sig["inputs"][LATENT_INPUT]["tensor_shape"]["dim"]
+        return int(dims[-1]["size"])
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise ServingError(f"model metadata has no {SERVING_DEFAULT} signature with a {LATENT_INPUT!r} input "
+                           "[batch, latent_dim]: is this a kgan export?") from e
+
+
+def _summary(message):
+    """The informative line of a (multi-line) TensorFlow error message."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    for ln in lines:
+        if "assertion failed" in ln:
+            return ln
+    noise = ("Graph execution error", "Detected at node", "<stack traces unavailable>")
+    useful = [ln for ln in lines if not ln.startswith(noise)]
+    return (useful or lines or [""])[0]
+
+
+def _request(url, payload=None, timeout=60.0):
+    data = None if payload is None else json.dumps(payload).encode("utf-8")
+    req = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            message = json.loads(raw)["error"]
+        except (ValueError, KeyError, TypeError):
+            message = raw.decode("utf-8", "replace").strip() or e.reason
+        raise ServingError(f"{url}: HTTP {e.code}: {_summary(str(message)) or e.reason}", status=e.code) from e
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise ServingError(f"cannot reach {url}: {reason}") from e
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise ServingError(f"{url}: the response is not JSON: {e}") from e
+
+
+class RestClient:
+    """Asks a TF Serving model server (REST API) for generated images.
+
+    Example:
+
+    ```python
+    client = RestClient("http://localhost:8501", "kgan")
+    images = client.generate(16, seed=0)                   # the server draws the latents
+    images = client.predict(kgan.export.latents(16, client.latent_dim(), 0), "instances")
+    ```
+    """
+
+    def __init__(self, server, model="kgan", version=None, timeout=60.0):
+        self.url = model_url(server, model, version)
+        self.timeout = timeout
+
+    def metadata(self):
+        """The model's metadata response (signatures and shapes)."""
+        return _request(self.url + "/metadata", timeout=self.timeout)
+
+    def latent_dim(self):
+        """The width of the `latent` input, from the model metadata."""
+        return latent_dim_from_metadata(self.metadata())
+
+    def predict(self, latents, request_format="inputs", labels=None):
+        """Images float32 `[batch, H, W, C]` in [0, 1] for `latents` (and `labels`), via `serving_default`."""
+        body = latents_request(latents, request_format, labels)
+        return parse_images(_request(self.url + ":predict", body, self.timeout))
+
+    def generate(self, num_images, seed=0, label=None):
+        """Images float32 `[num_images, H, W, C]` in [0, 1] from the `generate` signature."""
+        return parse_images(_request(self.url + ":predict", generate_request(num_images, seed, label), self.timeout))

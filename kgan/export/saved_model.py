@@ -1,0 +1,154 @@
+"""The generator as a TF Serving SavedModel, written with Keras 3's `keras.export.ExportArchive`.
+
+Two signatures, both inference-only (`training=False`: BatchNorm uses its
+moving averages, dropout is off):
+
+- `serving_default`: input `latent` float32 `[batch, latent_dim]` -> output
+  `images` float32 `[batch, H, W, C]` in [0, 1].
+- `generate`: scalar inputs `num_images` (int32) and `seed` (int64) -> output
+  `images`. It draws the latents itself, exactly as `GAN.latents(n, seed)`
+  does (`keras.random.normal` = `tf.random.stateless_normal` with seed
+  `[seed mod (2**31 - 2), 0]`), so the same seed gives the same images, here,
+  in `GAN.generate(n, seed)` and in `kgan.export.latents(n, latent_dim, seed)`.
+  `num_images` outside [1, max_images] (1024 by default) fails inside the graph
+  with an `InvalidArgument` error (HTTP 400 from TF Serving) before anything
+  is allocated.
+
+A conditional generator (two inputs `[latent, label]`, e.g.
+`kgan.nets.cdcgan_generator`) gets one more input in both signatures:
+`serving_default` takes `label` int32 `[batch]`, and `generate` takes a scalar
+`label` int32: a class in [0, num_classes) for every image, or -1 to cycle the
+classes 0, 1, ..., num_classes - 1 as `GAN.generate` does by default. A label
+outside those values fails inside the graph with `InvalidArgument`.
+
+The SavedModel holds only the generator's variables and TensorFlow ops: it
+loads with `tf.saved_model.load` (or TF Serving) without kgan or Keras.
+"""
+
+import keras
+import tensorflow as tf
+
+SERVING_DEFAULT = "serving_default"
+GENERATE = "generate"
+SIGNATURES = (SERVING_DEFAULT, GENERATE)
+LATENT_INPUT = "latent"
+LABEL_INPUT = "label"
+OUTPUT = "images"
+MAX_IMAGES = 1024
+
+# keras.random.normal(seed=int) on TensorFlow: seed [s, 0] as int64, then
+# floormod(s, int32.max - 1) cast to int32 (keras/src/backend/tensorflow/random.py).
+_SEED_MODULUS = 2**31 - 2
+
+
+def stateless_latents(num_images, latent_dim, seed):
+    """Latents `[num_images, latent_dim]` equal to `keras.random.normal(..., seed=seed)`; works in a graph.
+
+    Example:
+
+    >>> z = stateless_latents(4, 16, tf.constant(0, tf.int64))
+    >>> z.shape
+    TensorShape([4, 16])
+    """
+    seed = tf.cast(seed, tf.int64)
+    pair = tf.stack([tf.math.floormod(seed, _SEED_MODULUS), tf.constant(0, tf.int64)])
+    return tf.random.stateless_normal(tf.stack([num_images, latent_dim]), seed=tf.cast(pair, tf.int32),
+                                      dtype=tf.float32)
+
+
+def to_unit_range(images):
+    """Generator output in [-1, 1] to float32 images in [0, 1] (as `GAN.generate`)."""
+    return tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def is_conditional(generator):
+    """True for a generator that takes `[latent, label]` (two inputs)."""
+    return len(getattr(generator, "inputs", None) or []) == 2
+
+
+def build_archive(generator, max_images=MAX_IMAGES, num_classes=None):
+    """An `ExportArchive` with the `serving_default` and `generate` endpoints of `generator`.
+
+    `num_classes` is required for a conditional generator (two inputs).
+
+    Example:
+
+    ```python
+    archive = build_archive(gan.generator)
+    archive.write_out("/tmp/kgan/1", verbose=False)
+    ```
+    """
+    latent_dim = int(generator.inputs[0].shape[-1])
+    max_images = int(max_images)
+    conditional = is_conditional(generator)
+    if conditional and (num_classes is None or int(num_classes) < 1):
+        raise ValueError(f"a conditional generator needs num_classes >= 1, got {num_classes!r}")
+    # No `archive.track(generator)`: the endpoints track the variables they use, and tracking the
+    # model too would store every weight twice (its keras.Variable list beside the archive's own).
+    archive = keras.export.ExportArchive()
+
+    def check_labels(label, allow_cycle=False):
+        low = -1 if allow_cycle else 0
+        message = f"label must be in [{low}, {int(num_classes) - 1}]"
+        checks = [
+            tf.debugging.assert_greater_equal(label, low, message=message, name="label_in_range_low"),
+            tf.debugging.assert_less(label, int(num_classes), message=message, name="label_in_range_high"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(label)
+
+    def images(latent, label=None):
+        inputs = latent if label is None else [latent, label]
+        return {OUTPUT: to_unit_range(generator(inputs, training=False))}
+
+    def check_num_images(num_images):
+        n = tf.convert_to_tensor(num_images, tf.int32)
+        message = f"num_images must be in [1, {max_images}]"
+        checks = [
+            tf.debugging.assert_greater_equal(n, 1, message=message, name="num_images_at_least_1"),
+            tf.debugging.assert_less_equal(n, max_images, message=message, name="num_images_at_most_max"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(n)
+
+    latent_spec = tf.TensorSpec([None, latent_dim], tf.float32, name=LATENT_INPUT)
+    gen_specs = [tf.TensorSpec([], tf.int32, name="num_images"), tf.TensorSpec([], tf.int64, name="seed")]
+    if conditional:
+        def serve(latent, label):
+            return images(latent, check_labels(label))
+
+        def generate(num_images, seed, label):
+            n = check_num_images(num_images)
+            label = check_labels(label, allow_cycle=True)
+            labels = tf.where(label < 0, tf.range(n) % int(num_classes), tf.fill([n], label))
+            return images(stateless_latents(n, latent_dim, seed), labels)
+
+        archive.add_endpoint(SERVING_DEFAULT, serve,
+                             input_signature=[latent_spec, tf.TensorSpec([None], tf.int32, name=LABEL_INPUT)])
+        archive.add_endpoint(GENERATE, generate,
+                             input_signature=[*gen_specs, tf.TensorSpec([], tf.int32, name=LABEL_INPUT)])
+    else:
+        def serve(latent):
+            return images(latent)
+
+        def generate(num_images, seed):
+            n = check_num_images(num_images)
+            return images(stateless_latents(n, latent_dim, seed))
+
+        archive.add_endpoint(SERVING_DEFAULT, serve, input_signature=[latent_spec])
+        archive.add_endpoint(GENERATE, generate, input_signature=gen_specs)
+    return archive
+
+
+def write(generator, path, max_images=MAX_IMAGES, num_classes=None):
+    """Writes the SavedModel of `generator` (both signatures) to the directory `path`.
+
+    Example:
+
+    ```python
+    write(gan.generator, "/tmp/kgan/1")
+    tf.saved_model.load("/tmp/kgan/1").signatures["serving_default"](latent=z)["images"]
+    ```
+    """
+    build_archive(generator, max_images, num_classes).write_out(str(path), verbose=False)
+    return str(path)

@@ -1,0 +1,190 @@
+"""The REST client against a fake TF Serving (documented JSON formats), and export/client.py end to end."""
+
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgan import export
+from kgan.errors import ConfigError
+from kgan.export import rest
+
+from .fake_serving import FakeTFServing
+from .helpers import LATENT_DIM, REPO, assert_one_line_error
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    with FakeTFServing("kgan", exported.saved_model) as s:
+        yield s
+
+
+# ------------------------------------------------------------- request / response JSON
+def test_request_bodies_follow_tf_serving_formats():
+    z = np.arange(6, dtype=np.float32).reshape(2, 3) / 4
+    assert rest.latents_request(z, "instances") == {
+        "signature_name": "serving_default",
+        "instances": [{"latent": [0.0, 0.25, 0.5]}, {"latent": [0.75, 1.0, 1.25]}],
+    }
+    assert rest.latents_request(z, "inputs") == {
+        "signature_name": "serving_default",
+        "inputs": {"latent": [[0.0, 0.25, 0.5], [0.75, 1.0, 1.25]]},
+    }
+    assert rest.generate_request(16, 3) == {"signature_name": "generate", "inputs": {"num_images": 16, "seed": 3}}
+    with pytest.raises(ConfigError, match="unknown request format 'rows'"):
+        rest.latents_request(z, "rows")
+    assert rest.model_url("http://h:8501/", "kgan") == "http://h:8501/v1/models/kgan"
+    assert rest.model_url("http://h:8501", "kgan", 2) == "http://h:8501/v1/models/kgan/versions/2"
+
+
+def test_all_documented_response_shapes_parse():
+    img = np.random.RandomState(0).rand(2, 3, 3, 1).astype(np.float32)
+    rows = img.tolist()
+    for body in ({"predictions": rows},                                  # row format, one output
+                 {"predictions": [{"images": r} for r in rows]},          # row format, named outputs
+                 {"outputs": rows},                                       # columnar, one output
+                 {"outputs": {"images": rows}}):                          # columnar, named outputs
+        np.testing.assert_array_equal(rest.parse_images(body), img)
+    for body, message in [({"error": "boom"}, "server error: boom"),
+                          ({"outputs": {"logits": rows}}, "no 'images' output"),
+                          ({"predictions": [{"logits": r} for r in rows]}, "no 'images' output"),
+                          ({"result": rows}, "no 'outputs' or 'predictions'"),
+                          ({"outputs": [1.0, 2.0]}, r"must be \[batch, H, W, C\]"),
+                          ([1, 2], "expected a JSON object")]:
+        with pytest.raises(rest.ServingError, match=message):
+            rest.parse_images(body)
+
+
+# -------------------------------------------------------------- against the fake server
+def test_generate_and_predict_round_trip(server, gan):
+    client = rest.RestClient(server.url, "kgan")
+    want = gan.generate(4, seed=9)
+    assert np.abs(client.generate(4, seed=9) - want).max() <= 1e-5
+    assert client.latent_dim() == LATENT_DIM
+    z = export.latents(4, LATENT_DIM, seed=9)
+    for fmt in ("instances", "inputs"):
+        assert np.abs(client.predict(z, fmt) - want).max() <= 1e-5
+    posts = [body for method, _, body in server.requests if method == "POST"]
+    assert posts[-2]["instances"][0]["latent"] == z[0].tolist()
+    assert posts[-1]["inputs"]["latent"] == z.tolist()
+    assert ("GET", "/v1/models/kgan/metadata", None) in server.requests
+
+
+def test_named_output_responses(exported, gan):
+    with FakeTFServing("kgan", exported.saved_model, named_outputs=True) as s:
+        client = rest.RestClient(s.url, "kgan", version=1)
+        z = export.latents(3, LATENT_DIM, seed=1)
+        for fmt in ("instances", "inputs"):
+            assert np.abs(client.predict(z, fmt) - gan.generate(3, latents=z)).max() <= 1e-5
+
+
+def test_server_errors_are_serving_errors(server):
+    client = rest.RestClient(server.url, "kgan")
+    with pytest.raises(rest.ServingError, match=r"HTTP 400: .*num_images must be in \[1, 1024\]") as e:
+        client.generate(1025)
+    assert e.value.status == 400
+    with pytest.raises(rest.ServingError, match="HTTP 400") as e:  # wrong width, rejected by the signature
+        client.predict(np.zeros((2, LATENT_DIM + 1), np.float32))
+    with pytest.raises(rest.ServingError, match="HTTP 404: Servable not found") as e:
+        rest.RestClient(server.url, "nope").generate(1)
+    assert e.value.status == 404
+    with pytest.raises(rest.ServingError, match="cannot reach") as e:
+        rest.RestClient(f"http://127.0.0.1:{_free_port()}", "kgan", timeout=5).generate(1)
+    assert e.value.status is None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------- export/client.py
+def _client_cmd(*args):
+    return [sys.executable, str(REPO / "export" / "client.py"), *args]
+
+
+def _run_all(cmds, timeout=240):
+    """Runs the commands concurrently (the machine has 2 cores; each pays TensorFlow's import)."""
+    import os
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    procs = [subprocess.Popen(c, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in cmds]
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=timeout)
+        out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    return out
+
+
+def _png(path):
+    return np.asarray(Image.open(path), dtype=np.int16)
+
+
+def test_client_cli_server_and_tflite_give_the_same_grid(server, exported, tmp_path):
+    runs = _run_all([
+        _client_cmd(f"--server={server.url}", "--model=kgan", "-n", "16", "--seed", "0", "--out",
+                    str(tmp_path / "generate.png")),
+        _client_cmd(f"--server={server.url}", "-n", "16", "--seed=0", "--signature=serving_default",
+                    "--request_format=instances", f"--out={tmp_path / 'instances.png'}"),
+        _client_cmd(f"--tflite={exported.tflite['float32']}", "-n", "16", "--seed", "0", "--out",
+                    str(tmp_path / "tflite.png")),
+    ])
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "wrote" in r.stdout and "16 images 28x28x1" in r.stdout
+    a, b, c = (_png(tmp_path / n) for n in ("generate.png", "instances.png", "tflite.png"))
+    assert a.shape == (122, 122)  # 4x4 grid of 28x28 with 2-pixel padding
+    assert np.abs(a - b).max() <= 1 and np.abs(a - c).max() <= 1
+    assert a.std() > 20  # digits, not a flat image
+
+
+def test_client_cli_bad_input_is_one_line_exit_2(server, exported, tmp_path):
+    np.save(tmp_path / "narrow.npy", np.zeros((4, 7), np.float32))
+    cases = [
+        (["--server", server.url, f"--latents={tmp_path / 'narrow.npy'}"],
+         "latents have width 7, but model 'kgan' takes latent_dim=16"),
+        ([f"--tflite={exported.tflite['int8_dynamic']}", f"--latents={tmp_path / 'narrow.npy'}"],
+         "latents must have shape [batch >= 1, 16]"),
+        (["--server", server.url, "-n", "0"], "num_images must be at least 1"),
+        (["--server", server.url, "-n", "1025"], "num_images must be in [1, 1024]"),  # the signature says so
+        ([f"--tflite={exported.tflite['float32']}", "-n", "1025"], "num_images must be an integer in [1, 1024]"),
+        (["--server", server.url, "--request_format=instances"], "--request_format=instances needs"),
+        ([f"--tflite={tmp_path / 'missing.tflite'}"], "does not exist"),
+    ]
+    runs = _run_all([_client_cmd(*args, f"--out={tmp_path / 'never.png'}") for args, _ in cases])
+    for (args, message), r in zip(cases, runs):
+        assert_one_line_error(r, message)
+    assert not (tmp_path / "never.png").exists()
+
+
+def test_client_cli_unreachable_server_is_one_line_exit_1(tmp_path):
+    (r,) = _run_all([_client_cmd(f"--server=http://127.0.0.1:{_free_port()}", "--timeout=5",
+                                 f"--out={tmp_path / 'g.png'}")])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and "cannot reach" in lines[0], r.stderr
+
+
+def test_the_request_bodies_in_docs_serving_md_work(server):
+    """Every `curl ... -d '<json>'` and `python3 -c '...' > file.json` request in docs/serving.md."""
+    import json
+    import re
+    import urllib.request
+
+    text = (REPO / "docs" / "serving.md").read_text()
+    bodies = [json.loads(b) for b in re.findall(r":predict\s+(?:\\\n\s*)?-d '(\{.*?\})'", text)]
+    for snippet in re.findall(r"python3 -c '(.*?)' > \w+\.json", text):
+        out = subprocess.run([sys.executable, "-c", snippet.replace("range(100)", f"range({LATENT_DIM})")],
+                             capture_output=True, text=True, check=True).stdout
+        bodies.append(json.loads(out))
+    assert len(bodies) == 4, bodies
+    for body in bodies:
+        req = urllib.request.Request(server.url + "/v1/models/kgan:predict", data=json.dumps(body).encode(),
+                                     method="POST")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            images = rest.parse_images(json.loads(resp.read()))
+        assert images.shape[1:] == (28, 28, 1)

@@ -1,0 +1,87 @@
+"""export/export.py end to end, in subprocesses: the default layout, and one-line errors that change nothing."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .helpers import REPO, assert_one_line_error, tree_hashes
+
+
+def _cmd(*args):
+    return [sys.executable, str(REPO / "export" / "export.py"), *args]
+
+
+def _run_all(cmds, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    procs = [subprocess.Popen(c, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in cmds]
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=timeout)
+        out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_copy(trained_run, tmp_path_factory):
+    """A private copy of the trained run directory (the CLI writes <run_dir>/export into it)."""
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    shutil.copytree(trained_run[0], run_dir)
+    return run_dir
+
+
+def test_export_cli_writes_default_layout_then_next_version(run_copy, gan):
+    r1, r2 = _run_all([_cmd(f"--run_dir={run_copy}"),
+                       _cmd(f"--run_dir={run_copy}", "--export_base", str(run_copy / "other"), "--model_name=gen",
+                            "--formats=saved_model")])
+    assert r1.returncode == 0, r1.stderr[-3000:]
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    version = run_copy / "export" / "kgan" / "1"
+    assert f"exported kgan version 1 to {version}" in r1.stdout
+    assert (version / "saved_model.pb").is_file()
+    assert sorted(os.listdir(version / "tflite")) == sorted(
+        f"generator_{v}.tflite" for v in ("float32", "float16", "int8_dynamic", "int8_full"))
+    assert (run_copy / "other" / "gen" / "1" / "saved_model.pb").is_file()
+    assert not (run_copy / "other" / "gen" / "1" / "tflite").exists()
+    # The exported weights are the checkpoint's: same images as the trained GAN.
+    import tensorflow as tf
+
+    z = gan.latents(4, seed=1)
+    got = tf.saved_model.load(str(version)).signatures["serving_default"](latent=tf.constant(z))["images"].numpy()
+    assert np.abs(got - gan.generate(4, latents=z)).max() <= 1e-5
+
+    (r3,) = _run_all([_cmd(f"--run_dir={run_copy}", "--formats=saved_model", "--fixed_batch=8")])
+    assert r3.returncode == 0, r3.stderr[-3000:]
+    assert "version 2" in r3.stdout and sorted(os.listdir(run_copy / "export" / "kgan")) == ["1", "2"]
+
+
+def test_export_cli_bad_input_is_one_line_exit_2_and_changes_nothing(run_copy, tmp_path):
+    base = tmp_path / "exports"
+    (r,) = _run_all([_cmd(f"--run_dir={run_copy}", f"--export_base={base}", "--formats=saved_model")])
+    assert r.returncode == 0, r.stderr[-3000:]
+    before = tree_hashes(base)
+    no_ckpt = tmp_path / "untrained"
+    no_ckpt.mkdir()
+    shutil.copy(run_copy / "config.json", no_ckpt / "config.json")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    cases = [
+        ([f"--run_dir={no_ckpt}", f"--export_base={base}"], "has no checkpoint"),
+        ([f"--run_dir={tmp_path / 'nothing_here'}", f"--export_base={base}"], "holds no training run"),
+        ([f"--run_dir={run_copy}", f"--export_base={base}", "--formats=saved_model,onnx"],
+         "unknown export format 'onnx'"),
+        ([f"--run_dir={run_copy}", f"--export_base={a_file}"], "is a file"),
+        ([f"--run_dir={run_copy}", f"--export_base={base}", "--fixed_batch=0"], "fixed_batch must be a positive"),
+        ([f"--run_dir={run_copy}", f"--export_base={base}", "--tflite_variants=int4"],
+         "unknown TFLite variant 'int4'"),
+        ([f"--export_base={base}"], "--run_dir is required"),
+    ]
+    runs = _run_all([_cmd(*args) for args, _ in cases])
+    for (args, message), r in zip(cases, runs):
+        assert_one_line_error(r, message)
+    assert tree_hashes(base) == before and sorted(os.listdir(base)) == ["kgan"]
+    assert a_file.read_text() == "x" and os.listdir(no_ckpt) == ["config.json"]
