@@ -72,7 +72,9 @@ def test_two_replicas_make_the_same_update_as_one_device(loss, two_replicas):
     moved = max(np.abs(a - b).max() for a, b in zip(before, w1))
     diff = max(np.abs(a - b).max() for a, b in zip(w1, w2))
     assert moved > 1e-3, "training did not move the weights enough for the comparison to mean anything"
-    assert diff < 1e-5, f"{loss}: 1 vs 2 replicas differ by {diff} (weights moved by {moved})"
+    # float32 rounding grows with how far the weights moved (LSGAN's SGD steps move some by ~2);
+    # a wrongly scaled gradient would make the difference the size of the motion itself.
+    assert diff < max(1e-5, 5e-5 * moved), f"{loss}: 1 vs 2 replicas differ by {diff} (weights moved by {moved})"
     for key in h1:
         assert h1[key][0] == pytest.approx(h2[key][0], rel=1e-4, abs=1e-5)
 
