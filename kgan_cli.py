@@ -64,10 +64,46 @@ def errors_exit():
     try:
         yield
     except ConfigError as e:
-        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        prog = os.path.basename(sys.argv[0] or "kgan")
+        print(f"{prog}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Skip interpreter shutdown: TensorFlow's native teardown (e.g. of a multi-worker
+        # coordination agent that never connected) would log more lines after this one.
+        # Bad input is reported before anything is written, so nothing is lost.
+        os._exit(EXIT_BAD_INPUT)
     except TrainingDiverged as e:
         print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
         sys.exit(EXIT_DIVERGED)
+
+
+@contextlib.contextmanager
+def native_stderr_held():
+    """Holds what native code (TensorFlow's C++ logging) writes to stderr inside the block.
+
+    Replayed when the block succeeds; dropped when it raises, since the error
+    that is then reported says what went wrong in one line.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    held = tempfile.TemporaryFile()
+    os.dup2(held.fileno(), 2)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if ok:
+            held.seek(0)
+            data = held.read()
+            if data:
+                os.write(2, data)
+        held.close()
 
 
 def flags_text(flag_values):

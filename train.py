@@ -59,8 +59,13 @@ flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both optimizers.")
 flags.DEFINE_float("beta_2", 0.999, "Adam beta_2 of both optimizers.")
 flags.DEFINE_integer("seed", 0, "Seeds weights, data order and noise: the same seed gives the same run.")
 # distribution
-flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored"],
-                  "tf.distribute strategy; auto = mirrored with more than one GPU or --cpu_replicas > 1.")
+flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_worker", "tpu"],
+                  "tf.distribute strategy; auto = mirrored with more than one GPU or --cpu_replicas > 1; "
+                  "multi_worker = MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (try it locally with "
+                  "launch.py); tpu = TPUStrategy on --tpu (untested: no TPU here).")
+flags.DEFINE_string("tpu", "", "--strategy=tpu: the TPU name or grpc:// address (empty on a TPU VM).")
+flags.DEFINE_integer("connect_timeout", 120, "--strategy=multi_worker: seconds to wait for the other workers "
+                     "(at start and in each collective) before failing.")
 flags.DEFINE_integer("cpu_replicas", 1, "Split the CPU into this many logical devices (mirrored training "
                      "without GPUs).")
 # outputs
@@ -78,6 +83,7 @@ flags.DEFINE_enum("progress", "auto", ["auto", "bar", "epoch", "none"],
 def main(argv):
     if len(argv) > 1:
         kgan_cli.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
+    kgan_cli.import_tensorflow_quietly()
     from kgan import train
 
     values = kgan_cli.flag_values(FLAGS, train.TrainConfig)
@@ -86,7 +92,13 @@ def main(argv):
     config = train.TrainConfig(**values)
     with kgan_cli.errors_exit():
         config.validate()
-        train.train_and_evaluate(config, workdir, run_files={"flags.cfg": kgan_cli.flags_text(FLAGS)})
+        from kgan import distribute
+
+        with kgan_cli.native_stderr_held():  # a worker that cannot join the cluster: one line, not TF's log
+            strategy = distribute.make_strategy(config.strategy, config.cpu_replicas, tpu=config.tpu,
+                                                timeout_s=config.connect_timeout)
+        train.train_and_evaluate(config, workdir, run_files={"flags.cfg": kgan_cli.flags_text(FLAGS)},
+                                 strategy=strategy)
     logging.info("done: outputs in %s", workdir)
 
 

@@ -27,6 +27,20 @@ def _has_batchnorm(model):
     return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
 
 
+def _for_keras_reduction(logs):
+    """Logs as `fit` can average them over replicas.
+
+    Under `MultiWorkerMirroredStrategy` Keras 3 reduces each logged value with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars ("Invalid
+    reduction dimension 0 for input with 0 dimensions", tensorflow#72388);
+    shaped `[1]` they reduce to the scalar mean. Elsewhere scalars stay scalars.
+    """
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode():
+        return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+    return logs
+
+
 def _to_unit_range(images):
     """Maps generator output from [-1, 1] to [0, 1]."""
     return keras.ops.clip((keras.ops.cast(images, "float32") + 1.0) / 2.0, 0.0, 1.0)
@@ -359,7 +373,7 @@ class GAN(keras.Model):
         logs = {m.name: m.result() for m in self.metrics}
         if penalty is not None:
             logs["d_penalty"] = tf.reduce_mean(penalty)
-        return logs
+        return _for_keras_reduction(logs)
 
     def test_step(self, data):
         raise NotImplementedError("GAN has no validation step: evaluate samples with kgan callbacks instead")

@@ -11,6 +11,11 @@ GAN, and runs `fit` with the callbacks that fill `workdir`:
     workdir/metrics.csv        per-epoch metrics (Keras CSVLogger)
     workdir/tensorboard/       TensorBoard scalars and sample images
     workdir/checkpoints/       resumable state; the same call continues from it
+
+With `strategy="multi_worker"` every worker calls `train_and_evaluate` with
+the same config and workdir (on a shared filesystem): the chief writes the
+above, the other workers write into `workdir/.worker-<type>-<id>/`, removed
+when training ends, and resume from the chief's checkpoints.
 """
 
 import dataclasses
@@ -79,6 +84,8 @@ class TrainConfig:
     # distribution
     strategy: str = "auto"
     cpu_replicas: int = 1
+    tpu: str = ""
+    connect_timeout: int = 120
     # outputs
     num_samples: int = 64
     sample_every: int = 1
@@ -92,7 +99,7 @@ class TrainConfig:
         from kgan import distribute, losses, nets
 
         for name in ("latent_dim", "epochs", "batch_size", "d_steps", "cpu_replicas", "num_samples",
-                     "sample_every", "keep_checkpoints", "kernel_size"):
+                     "sample_every", "keep_checkpoints", "kernel_size", "connect_timeout"):
             _positive_int(name, getattr(self, name))
         for name in ("steps_per_epoch", "checkpoint_every_steps"):
             if getattr(self, name) is not None:
@@ -219,19 +226,27 @@ def check_workdir(workdir, config, image_shape):
             )
 
 
-def default_callbacks(config, workdir):
-    """The callbacks that fill `workdir` (see the module docstring)."""
+def default_callbacks(config, workdir, restore_dir=None, preemption=True):
+    """The callbacks that fill `workdir` (see the module docstring).
+
+    `restore_dir` is the run directory checkpoints are restored from when it
+    is not `workdir` (a non-chief worker writes into a temporary directory but
+    resumes from the chief's checkpoints). `preemption=False` leaves out the
+    SIGTERM handler: on a cluster one worker cannot save alone (the others wait
+    in a collective), so a stopped multi-worker job resumes from its last checkpoint.
+    """
     import keras
 
     from kgan import callbacks
 
     tb_dir = os.path.join(workdir, "tensorboard")
     ckpt = callbacks.Checkpoint(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints,
-                                save_every_steps=config.checkpoint_every_steps)
+                                save_every_steps=config.checkpoint_every_steps,
+                                restore_directory=os.path.join(restore_dir, "checkpoints") if restore_dir else None)
     return [
         ckpt,
         callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
-        callbacks.Preemption(ckpt),
+        *([callbacks.Preemption(ckpt)] if preemption else []),
         callbacks.SampleGrid(os.path.join(workdir, "samples"), num_images=config.num_samples,
                              every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
         callbacks.LossPlot(os.path.join(workdir, "losses.png")),
@@ -240,19 +255,24 @@ def default_callbacks(config, workdir):
     ]
 
 
-def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None):
+def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, strategy=None):
     """Trains the GAN `config` describes, writing everything into `workdir`.
 
     Continues from the latest checkpoint in `workdir` if there is one. Returns
     `(gan, history)`. `run_files` ({name: text}) are written into `workdir`
     once the checks pass (the CLI keeps its flags there). Raises `ConfigError` (before writing anything) for bad
     settings, missing or corrupt data, or a workdir holding an incompatible run.
+    `strategy` is the one `config.strategy` names, if the caller made it already.
     """
     config.validate()
     from kgan import data, distribute  # noqa: E402  (strategy before any TF op)
 
-    strategy = distribute.make_strategy(config.strategy, config.cpu_replicas)
+    if strategy is None:
+        strategy = distribute.make_strategy(config.strategy, config.cpu_replicas, tpu=config.tpu,
+                                            timeout_s=config.connect_timeout)
     distribute.check_global_batch(config.batch_size, strategy)
+    chief = distribute.is_chief(strategy)
+    write_dir = distribute.worker_dir(workdir, strategy)
 
     import keras
 
@@ -269,27 +289,36 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None):
     with strategy.scope():
         gan = build_gan(config, image_shape)
 
-    os.makedirs(workdir, exist_ok=True)
+    os.makedirs(write_dir, exist_ok=True)
     from kgan.io import atomic_write
 
-    atomic_write(os.path.join(workdir, "config.json"),
-                 json.dumps({**dataclasses.asdict(config), "image_shape": list(image_shape)},
-                            indent=2, sort_keys=True, default=list))
-    for name, text in (run_files or {}).items():
-        atomic_write(os.path.join(workdir, name), text)
+    if chief:
+        atomic_write(os.path.join(workdir, "config.json"),
+                     json.dumps({**dataclasses.asdict(config), "image_shape": list(image_shape)},
+                                indent=2, sort_keys=True, default=list))
+        for name, text in (run_files or {}).items():
+            atomic_write(os.path.join(workdir, name), text)
     if config.steps_per_epoch:
         ds = ds.repeat()  # a capped epoch continues where the last one stopped
     log.info("training %s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",
              config.network, config.loss, config.dataset, image_shape, config.batch_size,
              strategy.num_replicas_in_sync, workdir)
-    history = gan.fit(
-        ds,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        shuffle=False,  # the dataset shuffles itself
-        callbacks=default_callbacks(config, workdir) + list(extra_callbacks),
-        verbose=config.verbose,
-    )
+    cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
+                            preemption=not distribute.task_name(strategy))
+    try:
+        history = gan.fit(
+            ds,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            shuffle=False,  # the dataset shuffles itself
+            callbacks=cbs + list(extra_callbacks),
+            verbose=config.verbose if chief else 0,
+        )
+    finally:
+        if not chief:
+            import shutil
+
+            shutil.rmtree(write_dir, ignore_errors=True)
     return gan, history
 
 

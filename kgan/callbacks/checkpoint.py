@@ -31,6 +31,9 @@ class Checkpoint(keras.callbacks.Callback):
         max_to_keep: how many recent checkpoints to keep.
         save_every_steps: also save every that many generator steps (in the
             middle of an epoch; a resume then restarts that epoch).
+        restore_directory: restore from here instead of `directory` (a
+            non-chief worker saves into a temporary directory but resumes
+            from the chief's checkpoints).
 
     Example:
 
@@ -40,9 +43,10 @@ class Checkpoint(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, directory, max_to_keep=3, save_every_steps=None):
+    def __init__(self, directory, max_to_keep=3, save_every_steps=None, restore_directory=None):
         super().__init__()
         self.directory = os.fspath(directory)
+        self.restore_directory = os.fspath(restore_directory) if restore_directory else self.directory
         self.max_to_keep = int(max_to_keep)
         self.save_every_steps = save_every_steps
         self._manager = None
@@ -70,7 +74,8 @@ class Checkpoint(keras.callbacks.Callback):
     def restore(self):
         """Restores the latest checkpoint, if any; returns the number of finished epochs."""
         manager = self._state()
-        path = manager.latest_checkpoint
+        path = manager.latest_checkpoint if self.restore_directory == self.directory \
+            else tf.train.latest_checkpoint(self.restore_directory)
         if not path:
             return 0
         try:

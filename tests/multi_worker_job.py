@@ -1,0 +1,57 @@
+"""One process of the multi-worker tests: `python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS]`.
+
+Trains a tiny DCGAN on the real MNIST digits with `kgan.train.train_and_evaluate`
+(TF_CONFIG, if set, names the cluster) and saves every weight of both networks
+to OUT.npz, so the test can compare workers with each other and with one process.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kgan import train  # noqa: E402
+
+MNIST_DIR = os.environ.get("KGAN_MNIST_DIR")
+
+# Plain SGD instead of the config's Adam, as in tests/test_gan.py: Adam divides by the gradient's
+# running RMS, which turns float rounding of near-zero gradients (a ring all-reduce sums in another
+# order than one device) into full-size steps; SGD keeps equal updates equal to float precision and
+# is sensitive to a wrongly scaled (e.g. 2x) gradient.
+keras.optimizers.Adam = lambda learning_rate, **_: keras.optimizers.SGD(learning_rate)
+
+
+class SaveWeights(keras.callbacks.Callback):
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def _weights(self):
+        return [v.numpy() for v in self.model.generator.weights + self.model.discriminator.weights]
+
+    def on_train_begin(self, logs=None):
+        self.initial = self._weights()
+
+    def on_train_end(self, logs=None):
+        gan = self.model
+        np.savez(self.path, step=int(gan.g_optimizer.iterations.numpy()), *self._weights(),
+                 **{f"initial_{i}": w for i, w in enumerate(self.initial)})
+
+
+def main(workdir, out, strategy, epochs=2, cpu_replicas=1):
+    task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
+    out = out.replace(".npz", f"-{task.get('index', 0)}.npz")
+    config = train.TrainConfig(dataset="idx", data_dir=MNIST_DIR, network="dcgan", g_filters=(16, 8, 4),
+                               d_filters=(4, 8), latent_dim=8, batch_size=16, epochs=int(epochs),
+                               steps_per_epoch=3, strategy=strategy, verbose=0, num_samples=4, connect_timeout=60,
+                               sync_batchnorm=True, d_dropout=0.0, d_learning_rate=0.05,
+                               g_learning_rate=0.05, cpu_replicas=int(cpu_replicas))
+    train.train_and_evaluate(config, workdir, extra_callbacks=[SaveWeights(out)])
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
