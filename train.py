@@ -69,6 +69,12 @@ flags.DEFINE_integer("connect_timeout", 120, "--strategy=multi_worker: seconds t
 flags.DEFINE_integer("cpu_replicas", 1, "Split the CPU into this many logical devices (mirrored training "
                      "without GPUs).")
 # outputs
+# quality metrics
+flags.DEFINE_integer("eval_every", 0, "Score samples with kgan's quality metrics (classifier score, FCD, precision/"
+                     "recall, modes) every N epochs; 0 = off. Needs labelled real data (--data_dir).")
+flags.DEFINE_integer("eval_samples", 10000, "Generated images per quality evaluation.")
+flags.DEFINE_string("classifier_cache", "~/.cache/kgan", "Where the reference classifier is cached (trained on "
+                    "first use from the real data, keyed by its checksum).")
 flags.DEFINE_integer("num_samples", 64, "Images in each sample grid.")
 flags.DEFINE_integer("sample_every", 1, "Write a sample grid every this many epochs.")
 flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every this many steps (default: each epoch).")

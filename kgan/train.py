@@ -93,6 +93,10 @@ class TrainConfig:
     keep_checkpoints: int = 3
     on_nan: str = "stop"
     verbose: int = 1
+    # quality metrics (kgan.eval): 0 = off
+    eval_every: int = 0
+    eval_samples: int = 10_000
+    classifier_cache: str = "~/.cache/kgan"
 
     def validate(self):
         """Raises `ConfigError` naming the first bad setting and what is allowed."""
@@ -101,6 +105,9 @@ class TrainConfig:
         for name in ("latent_dim", "epochs", "batch_size", "d_steps", "cpu_replicas", "num_samples",
                      "sample_every", "keep_checkpoints", "kernel_size", "connect_timeout"):
             _positive_int(name, getattr(self, name))
+        _positive_int("eval_samples", self.eval_samples)
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise ConfigError(f"eval_every must be an integer >= 0 (0: no quality metrics), got {self.eval_every!r}")
         for name in ("steps_per_epoch", "checkpoint_every_steps"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
@@ -226,7 +233,7 @@ def check_workdir(workdir, config, image_shape):
             )
 
 
-def default_callbacks(config, workdir, restore_dir=None, preemption=True):
+def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None):
     """The callbacks that fill `workdir` (see the module docstring).
 
     `restore_dir` is the run directory checkpoints are restored from when it
@@ -249,10 +256,22 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True):
         *([callbacks.Preemption(ckpt)] if preemption else []),
         callbacks.SampleGrid(os.path.join(workdir, "samples"), num_images=config.num_samples,
                              every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
+        *([callbacks.QualityMetrics(evaluator, every_n_epochs=config.eval_every, num_samples=config.eval_samples,
+                                    seed=config.seed)] if evaluator is not None else []),
         callbacks.LossPlot(os.path.join(workdir, "losses.png")),
         keras.callbacks.CSVLogger(os.path.join(workdir, "metrics.csv"), append=True),
         keras.callbacks.TensorBoard(tb_dir, write_graph=False),
     ]
+
+
+def quality_evaluator(config):
+    """A `kgan.eval.Evaluator` on the run's real, labelled data (the reference classifier trained or cached)."""
+    from kgan import data, eval as eval_lib
+
+    images, labels = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=True)
+    classifier, info = eval_lib.reference_classifier(images, labels, config.classifier_cache)
+    log.info("reference classifier %s: held-out accuracy %.4f", info["path"], info["accuracy"])
+    return eval_lib.Evaluator(classifier, images)
 
 
 def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, strategy=None):
@@ -303,8 +322,9 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     log.info("training %s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",
              config.network, config.loss, config.dataset, image_shape, config.batch_size,
              strategy.num_replicas_in_sync, workdir)
+    evaluator = quality_evaluator(config) if config.eval_every else None
     cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
-                            preemption=not distribute.task_name(strategy))
+                            preemption=not distribute.task_name(strategy), evaluator=evaluator)
     try:
         history = gan.fit(
             ds,

@@ -1,4 +1,4 @@
-"""Keras callbacks for GAN training: sample grids, loss plots, resumable checkpoints.
+"""Keras callbacks for GAN training: sample grids, loss plots, quality metrics, resumable checkpoints.
 
 They work beside Keras's own callbacks (TensorBoard, CSVLogger, BackupAndRestore,
 ModelCheckpoint, TerminateOnNaN, EarlyStopping), which work with `kgan.GAN` as is.
@@ -7,6 +7,7 @@ ModelCheckpoint, TerminateOnNaN, EarlyStopping), which work with `kgan.GAN` as i
 from kgan.callbacks.checkpoint import Checkpoint
 from kgan.callbacks.guards import DivergenceGuard, Preemption
 from kgan.callbacks.plot import LossPlot
+from kgan.callbacks.quality import QualityMetrics
 from kgan.callbacks.samples import SampleGrid
 
-__all__ = ["Checkpoint", "DivergenceGuard", "LossPlot", "Preemption", "SampleGrid"]
+__all__ = ["Checkpoint", "DivergenceGuard", "LossPlot", "Preemption", "QualityMetrics", "SampleGrid"]

@@ -63,6 +63,29 @@ def source_for(name, data_dir=None):
     return "tfds"
 
 
+def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None):
+    """Every image of a source as uint8 numpy `[N, H, W, C]` (and int32 labels `[N]`, or None).
+
+    For evaluation (the reference classifier, the real side of the metrics).
+
+    Example:
+
+    >>> images, labels = arrays("idx", data_dir="../shared/data/mnist")
+    >>> images.shape, labels[:3]
+    ((10000, 28, 28, 1), array([7, 2, 1], dtype=int32))
+    """
+    import numpy as np
+
+    ds, _ = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
+    parts = list(ds.batch(4096).as_numpy_iterator())
+    if not parts:
+        raise DataError(f"dataset {name!r} ({data_dir or 'TFDS'}) holds no images")
+    if with_labels:
+        return (np.concatenate([p[0] for p in parts]).astype("uint8"),
+                np.concatenate([p[1] for p in parts]).astype("int32"))
+    return np.concatenate(parts).astype("uint8"), None
+
+
 def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuffle=True, seed=0, cache=True,
          image_size=None, drop_remainder=True, shuffle_buffer=10_000):
     """A batched `tf.data.Dataset` of images in [-1, 1] (and labels) from source `name`.

@@ -1,0 +1,52 @@
+"""`QualityMetrics`: kgan's sample-quality metrics every few epochs, into the logs (CSV, TensorBoard, plot)."""
+
+import logging
+
+import keras
+
+log = logging.getLogger(__name__)
+
+
+class QualityMetrics(keras.callbacks.Callback):
+    """Scores `num_samples` generated images with a `kgan.eval.Evaluator` after every `every_n_epochs`-th epoch.
+
+    The metrics (classifier_score, fcd, precision, recall, modes, class_kl, and
+    label_accuracy for conditional models) are added to the epoch's logs, so
+    callbacks placed after this one record them: `CSVLogger`, `TensorBoard`,
+    `kgan.callbacks.LossPlot`. The first epoch is always scored (Keras's
+    CSVLogger fixes its columns then). A warning is logged when fewer classes
+    than before are covered (mode collapse). `history` keeps every result.
+
+    Example:
+
+    ```python
+    clf, _ = kgan.eval.reference_classifier(images, labels, "~/.cache/kgan")
+    q = kgan.callbacks.QualityMetrics(kgan.eval.Evaluator(clf, images), every_n_epochs=2)
+    gan.fit(ds, epochs=10, callbacks=[q, keras.callbacks.CSVLogger("metrics.csv")])
+    ```
+    """
+
+    def __init__(self, evaluator, every_n_epochs=1, num_samples=10_000, seed=0):
+        super().__init__()
+        self.evaluator = evaluator
+        self.every_n_epochs = int(every_n_epochs)
+        self.num_samples = int(num_samples)
+        self.seed = seed
+        self.history = []
+        self._best_modes = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch != 0 and (epoch + 1) % self.every_n_epochs:
+            return
+        gan = self.model
+        labels = gan.check_labels(None, self.num_samples) if getattr(gan, "num_classes", None) else None
+        images = gan.generate(self.num_samples, seed=self.seed, labels=labels)
+        metrics = self.evaluator.evaluate(images, labels=labels)
+        self.history.append({"epoch": epoch + 1, **metrics})
+        if logs is not None:
+            logs.update(metrics)
+        if self._best_modes is not None and metrics["modes"] < self._best_modes:
+            log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
+                        metrics["modes"], self.evaluator.num_classes, self._best_modes)
+        self._best_modes = max(self._best_modes or 0, metrics["modes"])
+        log.info("epoch %d quality: %s", epoch + 1, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))

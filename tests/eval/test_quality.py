@@ -1,0 +1,134 @@
+"""kgan.eval quality metrics: the reference classifier, the metrics' behaviour on known sets, the callback."""
+
+import csv
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kgan
+from kgan import eval as ev
+from kgan import nets
+
+from ..conftest import MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def real():
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST not found at {MNIST_DIR}")
+    return kgan.data.arrays("idx", data_dir=str(MNIST_DIR))
+
+
+@pytest.fixture(scope="session")
+def classifier(real, tmp_path_factory):
+    """Trained once per session on the real MNIST test digits (about a minute on 2 cores)."""
+    images, labels = real
+    model, info = ev.reference_classifier(images, labels, tmp_path_factory.mktemp("classifier_cache"))
+    return model, info
+
+
+@pytest.fixture(scope="session")
+def evaluator(classifier, real):
+    return ev.Evaluator(classifier[0], real[0])
+
+
+def test_classifier_is_accurate_and_cached_by_data_checksum(classifier, real):
+    model, info = classifier
+    assert info["trained"] and info["accuracy"] >= 0.985
+    images, labels = real
+    again, info2 = ev.reference_classifier(images, labels, os.path.dirname(info["path"]))
+    assert not info2["trained"] and info2["checksum"] == info["checksum"]
+    x = images[:64]
+    np.testing.assert_allclose(again.predict(ev.classifier.to_model_range(x), verbose=0),
+                               model.predict(ev.classifier.to_model_range(x), verbose=0), atol=1e-6)
+    flipped = labels.copy()
+    flipped[0] = (flipped[0] + 1) % 10
+    assert ev.data_checksum(images, flipped) != info["checksum"]  # other data never reuses the cache
+
+
+def test_real_images_score_at_the_floor(evaluator, real):
+    floor = evaluator.real_floor()
+    images, _ = real
+    held = evaluator.evaluate(images[np.random.default_rng(3).permutation(len(images))[:5000]])
+    assert floor["classifier_score"] > 9.3 and floor["modes"] == 10 and floor["class_kl"] < 0.01
+    assert floor["precision"] > 0.85 and floor["recall"] > 0.85 and floor["fcd"] < 0.5
+    assert held["classifier_score"] == pytest.approx(floor["classifier_score"], abs=0.1)
+    assert held["precision"] > 0.9 and held["recall"] > 0.9 and held["modes"] == 10
+
+
+def test_noise_and_mode_collapse_score_clearly_worse(evaluator, real):
+    images, labels = real
+    floor = evaluator.real_floor()
+    noise = evaluator.evaluate(np.random.default_rng(0).integers(0, 256, (5000, 28, 28, 1)).astype("uint8"))
+    collapsed = evaluator.evaluate(images[labels < 5])
+    assert noise["classifier_score"] < 3 and noise["precision"] < 0.05 and noise["fcd"] > 100 * floor["fcd"]
+    assert collapsed["modes"] == 5 and collapsed["class_kl"] > 0.5
+    assert collapsed["classifier_score"] < 6 and collapsed["recall"] < 0.7
+    assert collapsed["precision"] > 0.85  # real digits, just too few kinds
+    assert collapsed["fcd"] > 20 * floor["fcd"]
+
+
+def _blur(images, sigma=1.0):
+    r = 3
+    k = np.exp(-np.arange(-r, r + 1) ** 2 / (2 * sigma**2))
+    k /= k.sum()
+    x = images[..., 0].astype("float64")
+    x = np.apply_along_axis(lambda m: np.convolve(m, k, mode="same"), 1, x)
+    x = np.apply_along_axis(lambda m: np.convolve(m, k, mode="same"), 2, x)
+    return np.clip(x, 0, 255).astype("uint8")[..., None]
+
+
+def test_blurred_digits_lose_recall_and_fcd_but_keep_the_score(evaluator, real):
+    images, _ = real
+    sample = images[np.random.default_rng(4).permutation(len(images))[:5000]]
+    sharp = evaluator.evaluate(sample)
+    blurred = evaluator.evaluate(_blur(sample))
+    print(f"sharp {sharp}\nblurred {blurred}")
+    assert blurred["classifier_score"] > 8.5  # still clearly digits of every class
+    assert blurred["recall"] < sharp["recall"] - 0.15
+    assert blurred["fcd"] > 10 * max(sharp["fcd"], 0.05)
+
+
+def test_fcd_of_a_set_with_itself_is_zero_and_symmetric(evaluator, real):
+    images, _ = real
+    a, _ = evaluator.features(images[:3000])
+    b, _ = evaluator.features(_blur(images[3000:6000]))
+    assert ev.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert ev.frechet_distance(a, b) == pytest.approx(ev.frechet_distance(b, a), rel=1e-6)
+    assert ev.frechet_distance(a, b) > 1.0
+
+
+def test_metric_helpers_on_known_inputs():
+    assert ev.classifier_score(np.eye(10)[np.arange(1000) % 10]) == pytest.approx(10.0, rel=1e-6)
+    assert ev.classifier_score(np.full((50, 10), 0.1)) == pytest.approx(1.0)
+    assert ev.modes_covered(np.r_[np.zeros(98, int), [1, 2]], 10) == 1  # 1% each is under the 2% bar
+    assert ev.class_histogram_kl(np.arange(1000) % 10, 10) == pytest.approx(0.0, abs=1e-12)
+    assert ev.class_histogram_kl(np.zeros(10, int), 10) == pytest.approx(np.log(10))
+    x = np.random.default_rng(0).normal(size=(400, 8)).astype("float32")
+    assert ev.precision_recall(x, x) == (1.0, 1.0)
+    p, r = ev.precision_recall(x, x + 100.0)
+    assert p == 0.0 and r == 0.0
+
+
+def test_training_raises_the_classifier_score_and_the_callback_logs_it(evaluator, mnist_dir, tmp_path):
+    """The recipe's direction, quickly: 300 steps on real digits lift the score well above its start."""
+    keras.utils.set_random_seed(0)
+    ds = kgan.data.load("mnist", data_dir=mnist_dir, batch_size=64, seed=0).repeat()
+    gan = kgan.GAN(nets.dcgan_generator(latent_dim=32, filters=(64, 32, 16)),
+                   nets.dcgan_discriminator(filters=(32, 64)), seed=0)
+    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    before = evaluator.evaluate(gan.generate(2000, seed=1))
+    quality = kgan.callbacks.QualityMetrics(evaluator, every_n_epochs=1, num_samples=2000, seed=1)
+    history = gan.fit(ds, epochs=2, steps_per_epoch=150, verbose=0,
+                      callbacks=[quality, keras.callbacks.CSVLogger(str(tmp_path / "m.csv"))])
+    after = quality.history[-1]
+    print(f"classifier score {before['classifier_score']:.2f} -> {after['classifier_score']:.2f}")
+    assert after["classifier_score"] > before["classifier_score"] + 0.8
+    assert after["fcd"] < 0.5 * before["fcd"]
+    assert [h["epoch"] for h in quality.history] == [1, 2]
+    assert history.history["classifier_score"][-1] == pytest.approx(after["classifier_score"])
+    with open(tmp_path / "m.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[-1]["recall"]) == pytest.approx(after["recall"])
