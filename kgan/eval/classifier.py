@@ -25,6 +25,8 @@ from kgan.errors import ConfigError
 log = logging.getLogger(__name__)
 
 FEATURES_LAYER = "features"
+# Bumped whenever the network or its training changes, so a cache never serves an older classifier.
+VERSION = 2
 HOLDOUT_FRACTION = 0.2
 MIN_ACCURACY = 0.985
 
@@ -149,7 +151,7 @@ def reference_classifier(images, labels, cache_dir, min_accuracy=MIN_ACCURACY, v
         raise ConfigError("the reference classifier needs one class label per real image")
     checksum = data_checksum(images, labels)
     cache_dir = os.path.expanduser(os.fspath(cache_dir))
-    path = os.path.join(cache_dir, f"classifier-{checksum[:16]}.keras")
+    path = os.path.join(cache_dir, f"classifier-v{VERSION}-{checksum[:16]}.keras")
     meta_path = path + ".json"
     if os.path.isfile(path) and os.path.isfile(meta_path):
         try:
