@@ -75,6 +75,8 @@ flags.DEFINE_integer("eval_every", 0, "Score samples with kgan's quality metrics
 flags.DEFINE_integer("eval_samples", 10000, "Generated images per quality evaluation.")
 flags.DEFINE_string("classifier_cache", "~/.cache/kgan", "Where the reference classifier is cached (trained on "
                     "first use from the real data, keyed by its checksum).")
+flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of training (the epoch in progress ends "
+                   "early and is checkpointed); for equal-time comparisons. Default: no limit.")
 flags.DEFINE_integer("num_samples", 64, "Images in each sample grid.")
 flags.DEFINE_integer("sample_every", 1, "Write a sample grid every this many epochs.")
 flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every this many steps (default: each epoch).")

@@ -93,6 +93,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     on_nan: str = "stop"
     verbose: int = 1
+    max_minutes: float | None = None
     # quality metrics (kgan.eval): 0 = off
     eval_every: int = 0
     eval_samples: int = 10_000
@@ -106,6 +107,8 @@ class TrainConfig:
                      "sample_every", "keep_checkpoints", "kernel_size", "connect_timeout"):
             _positive_int(name, getattr(self, name))
         _positive_int("eval_samples", self.eval_samples)
+        if self.max_minutes is not None:
+            _positive_float("max_minutes", self.max_minutes)
         if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise ConfigError(f"eval_every must be an integer >= 0 (0: no quality metrics), got {self.eval_every!r}")
         for name in ("steps_per_epoch", "checkpoint_every_steps"):
@@ -253,6 +256,7 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
     return [
         ckpt,
         callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
+        *([callbacks.TimeLimit(config.max_minutes)] if config.max_minutes else []),
         *([callbacks.Preemption(ckpt)] if preemption else []),
         callbacks.SampleGrid(os.path.join(workdir, "samples"), num_images=config.num_samples,
                              every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),

@@ -110,3 +110,39 @@ class DivergenceGuard(keras.callbacks.Callback):
             f"training diverged at generator step {step} ({what}); the last good checkpoint is kept: "
             "lower the learning rates or use rollback"
         )
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training after `minutes` of wall time (checked after every step).
+
+    The epoch in progress ends early and is recorded like any other (callbacks
+    after it still see `on_epoch_end`, so the checkpoint and plots are
+    written); `fit` then returns. For comparisons at an equal time budget.
+
+    Example:
+
+    ```python
+    gan.fit(ds, epochs=1000, callbacks=[kgan.callbacks.TimeLimit(15)])
+    ```
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
+            raise ValueError(f"minutes must be a positive number, got {minutes!r}")
+        self.minutes = float(minutes)
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        self._deadline = time.monotonic() + 60.0 * self.minutes
+
+    def on_train_batch_end(self, batch, logs=None):
+        import time
+
+        if time.monotonic() >= self._deadline:
+            self.model.stop_training = True
+            if not self.stopped:
+                log.info("time limit of %g minutes reached: stopping after this step", self.minutes)
+            self.stopped = True

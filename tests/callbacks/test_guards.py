@@ -82,3 +82,20 @@ def test_sigterm_checkpoints_exits_0_and_resumes(tmp_path, mnist_dir):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resumed from" in r.stderr
+
+
+def test_time_limit_ends_the_epoch_early_and_checkpoints_it(tmp_path):
+    gan = _gan()
+    x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(8).repeat()
+    limit = callbacks.TimeLimit(0.5 / 60)  # half a second
+    ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
+    start = time.monotonic()
+    history = gan.fit(ds, epochs=50, steps_per_epoch=100_000, verbose=0, callbacks=[limit, ckpt])
+    assert time.monotonic() - start < 30
+    assert limit.stopped and len(history.history["d_loss"]) == 1  # one (shortened) epoch, recorded
+    steps = int(gan.g_optimizer.iterations.numpy())
+    assert 0 < steps < 100_000
+    assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith(f"ckpt-{steps}")
+    with pytest.raises(ValueError, match="minutes must be a positive number"):
+        callbacks.TimeLimit(0)

@@ -1,0 +1,86 @@
+"""Every flagfile at the same wall-time budget, scored with kgan's quality metrics.
+
+    python bench/toolbox.py --minutes=4                       # 5 flagfiles x (4 min + ~30 s scoring)
+    python bench/toolbox.py --minutes=15 --configs=dcgan,gan  # the issue's budget, a subset
+
+For each `flags/<name>.cfg` it runs `train.py --flagfile=... --max_minutes=M` on the real
+MNIST digits (into bench/results/toolbox/<name>/, started fresh), then `evaluate.py` on 10,000
+samples, and reads images/s from the run's generator steps. Runs go one after another, so each has
+the machine to itself; prints a Markdown table and writes bench/results/toolbox.json.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+CONFIGS = ("dcgan", "gan", "wgan_gp", "hinge_sn", "lsgan", "cdcgan")
+
+
+def _flag(cfg, name, default=None):
+    with open(os.path.join(REPO, "flags", f"{cfg}.cfg")) as f:
+        for line in f:
+            if line.startswith(f"--{name}="):
+                return line.strip().split("=", 1)[1]
+    return default
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=4.0)
+    p.add_argument("--configs", default=",".join(CONFIGS))
+    p.add_argument("--data_dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "mnist"))
+    p.add_argument("--classifier_cache", default="~/.cache/kgan")
+    p.add_argument("--extra", default="", help="extra train.py flags for every run, space separated")
+    args = p.parse_args()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    results = {}
+    for cfg in args.configs.split(","):
+        out = os.path.join(HERE, "results", "toolbox", cfg)
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile=flags/{cfg}.cfg",
+               f"--data_dir={args.data_dir}", f"--output_dir={out}", f"--max_minutes={args.minutes}",
+               "--epochs=100000", "--progress=none", *args.extra.split()]
+        start = time.perf_counter()
+        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if r.returncode:
+            print(f"{cfg}: train.py failed ({r.returncode}): {r.stderr.strip().splitlines()[-1:]}")
+            continue
+        e = subprocess.run([sys.executable, os.path.join(REPO, "evaluate.py"), f"--run_dir={out}",
+                            f"--classifier_cache={args.classifier_cache}"], cwd=REPO, env=env,
+                           capture_output=True, text=True)
+        if e.returncode:
+            print(f"{cfg}: evaluate.py failed: {e.stderr.strip().splitlines()[-1:]}")
+            continue
+        with open(os.path.join(out, "quality.json")) as f:
+            quality = json.load(f)
+        with open(os.path.join(out, "checkpoints", "checkpoint")) as f:  # ckpt-<generator step>
+            steps = int(f.readline().split('"')[1].rsplit("-", 1)[1])
+        batch = int(_flag(cfg, "batch_size", 256))
+        results[cfg] = {"samples": quality["samples"], "real_floor": quality["real_floor"], "steps": steps,
+                        "batch_size": batch, "d_steps": int(_flag(cfg, "d_steps", 1)), "train_seconds": seconds,
+                        "images_per_s": steps * batch / (60.0 * args.minutes)}
+        print(f"{cfg}: {steps} G steps, {json.dumps({k: round(v, 4) for k, v in quality['samples'].items()})}",
+              flush=True)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "toolbox.json"), "w") as f:
+        json.dump({"minutes": args.minutes, "results": results}, f, indent=2)
+    print(f"\n{args.minutes:g} minutes of training each, 10,000 samples scored:\n")
+    print("| flagfile | G steps | batches/s x batch | classifier score | FCD | precision | recall | modes | class KL | "
+          "label acc. |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for cfg, r in results.items():
+        s = r["samples"]
+        acc = f"{s['label_accuracy']:.3f}" if "label_accuracy" in s else ""
+        print(f"| {cfg} | {r['steps']} | {r['images_per_s']:.0f} | {s['classifier_score']:.2f} | {s['fcd']:.2f} | "
+              f"{s['precision']:.3f} | {s['recall']:.3f} | {s['modes']} | {s['class_kl']:.3f} | {acc} |")
+
+
+if __name__ == "__main__":
+    main()
