@@ -1,6 +1,7 @@
 """`QualityMetrics`: kgan's sample-quality metrics every few epochs, into the logs (CSV, TensorBoard, plot)."""
 
 import logging
+import time
 
 import keras
 
@@ -11,10 +12,12 @@ class QualityMetrics(keras.callbacks.Callback):
     """Scores `num_samples` generated images with a `kgan.eval.Evaluator` after every `every_n_epochs`-th epoch.
 
     The metrics (classifier_score, fcd, precision, recall, modes, class_kl, and
-    label_accuracy for conditional models) are added to the epoch's logs, so
+    label_accuracy for conditional models) are added to the epoch's logs with
+    `train_minutes`, the wall time spent training so far (scoring excluded), so
     callbacks placed after this one record them: `CSVLogger`, `TensorBoard`,
-    `kgan.callbacks.LossPlot`. The first epoch is always scored (Keras's
-    CSVLogger fixes its columns then). A warning is logged when fewer classes
+    `kgan.callbacks.LossPlot`. The first and the last epoch (also one cut
+    short by `TimeLimit`) are always scored (Keras's CSVLogger fixes its columns
+    at the first). A warning is logged when fewer classes
     than before are covered (mode collapse). `history` keeps every result.
 
     Example:
@@ -34,17 +37,25 @@ class QualityMetrics(keras.callbacks.Callback):
         self.seed = seed
         self.history = []
         self._best_modes = None
+        self._scoring = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch != 0 and (epoch + 1) % self.every_n_epochs:
+        last = self.model.stop_training or epoch + 1 == self.params.get("epochs")
+        if epoch != 0 and (epoch + 1) % self.every_n_epochs and not last:
             return
+        t0 = time.monotonic()
+        train_minutes = (t0 - self._start - self._scoring) / 60.0
         gan = self.model
         labels = gan.check_labels(None, self.num_samples) if getattr(gan, "num_classes", None) else None
         images = gan.generate(self.num_samples, seed=self.seed, labels=labels)
         metrics = self.evaluator.evaluate(images, labels=labels)
-        self.history.append({"epoch": epoch + 1, **metrics})
+        self._scoring += time.monotonic() - t0
+        self.history.append({"epoch": epoch + 1, "train_minutes": train_minutes, **metrics})
         if logs is not None:
-            logs.update(metrics)
+            logs.update(metrics, train_minutes=train_minutes)
         if self._best_modes is not None and metrics["modes"] < self._best_modes:
             log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
                         metrics["modes"], self.evaluator.num_classes, self._best_modes)
