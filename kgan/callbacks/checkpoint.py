@@ -94,7 +94,9 @@ class Checkpoint(keras.callbacks.Callback):
         """Writes a checkpoint recording `epoch` finished epochs; returns its path."""
         manager = self._state()
         self._epoch.assign(epoch)
-        path = manager.save(checkpoint_number=int(self.model.g_optimizer.iterations.numpy()))
+        number = int(self.model.g_optimizer.iterations.numpy())
+        _unpublish(manager, number)
+        path = manager.save(checkpoint_number=number)
         log.debug("saved %s", path)
         return path
 
@@ -117,6 +119,31 @@ class Checkpoint(keras.callbacks.Callback):
             log.warning("epoch %d: losses are not finite; keeping the last good checkpoint", epoch + 1)
             return
         self.save(epoch + 1)
+
+
+def _unpublish(manager, number):
+    """Takes `ckpt-<number>` out of the `checkpoint` index before it is written again.
+
+    Two saves at one generator step (a step save, then the epoch-end or the SIGTERM save) write
+    `ckpt-<step>` twice, and TensorFlow rewrites a checkpoint in place non-atomically: it renames
+    the new data file over the old one, then truncates and rewrites the `.index`. A kill in between
+    would leave the index naming a corrupt checkpoint (a checksum mismatch on restore). So the index
+    names the previous checkpoint until the new one is complete (or none, if there is no other: the
+    run would then start over). `tests/test_faults.py` kills a run at exactly that moment.
+    """
+    name = f"ckpt-{number}"  # CheckpointManager's default checkpoint_name
+    kept = [p for p in manager.checkpoints if os.path.basename(p) != name]
+    if len(kept) == len(manager.checkpoints):
+        return
+    if kept:
+        # What CheckpointManager itself writes the index with (an atomic rename).
+        from tensorflow.python.checkpoint import checkpoint_management
+
+        checkpoint_management.update_checkpoint_state_internal(
+            manager.directory, model_checkpoint_path=kept[-1], all_model_checkpoint_paths=kept,
+            save_relative_paths=True)
+    else:
+        os.remove(os.path.join(manager.directory, "checkpoint"))
 
 
 def _finite(logs):
