@@ -100,6 +100,7 @@ def main(argv):
     config = train.TrainConfig(**values)
     with kgan_cli.errors_exit():
         config.validate()
+        train.check_output_dir(workdir)  # before the strategy and the data: a bad --output_dir is one line
         from kgan import distribute
 
         with kgan_cli.native_stderr_held():  # a worker that cannot join the cluster: one line, not TF's log

@@ -1,6 +1,6 @@
 """Every flagfile at the same wall-time budget, scored with kgan's quality metrics.
 
-    python bench/toolbox.py --minutes=4                       # 5 flagfiles x (4 min + ~30 s scoring)
+    python bench/toolbox.py --minutes=3                       # 7 flagfiles x (3 min + ~30 s scoring)
     python bench/toolbox.py --minutes=15 --configs=dcgan,gan  # the issue's budget, a subset
 
 For each `flags/<name>.cfg` it runs `train.py --flagfile=... --max_minutes=M` on the real
@@ -19,7 +19,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-CONFIGS = ("dcgan", "gan", "wgan_gp", "hinge_sn", "lsgan", "cdcgan")
+CONFIGS = ("dcgan", "dcgan_plain", "gan", "wgan_gp", "hinge_sn", "lsgan", "cdcgan")
 
 
 def _flag(cfg, name, default=None):
@@ -72,7 +72,7 @@ def main():
     with open(os.path.join(HERE, "results", "toolbox.json"), "w") as f:
         json.dump({"minutes": args.minutes, "results": results}, f, indent=2)
     print(f"\n{args.minutes:g} minutes of training each, 10,000 samples scored:\n")
-    print("| flagfile | G steps | batches/s x batch | classifier score | FCD | precision | recall | modes | class KL | "
+    print("| flagfile | G steps | G images/s | classifier score | FCD | precision | recall | modes | class KL | "
           "label acc. |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for cfg, r in results.items():

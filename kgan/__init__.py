@@ -26,7 +26,7 @@ except ImportError as _e:  # pragma: no cover - depends on the install
 
 from kgan import callbacks, data, errors, eval, losses, nets, train  # noqa: E402
 from kgan import eval as metrics  # noqa: E402  (the quality metrics, also as kgan.metrics)
-from kgan.errors import ConfigError, DataError  # noqa: E402
+from kgan.errors import ConfigError, DataError, StorageError  # noqa: E402
 from kgan.gan import GAN  # noqa: E402
 
 __version__ = "0.1.0"

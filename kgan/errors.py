@@ -17,3 +17,7 @@ class DataError(ConfigError):
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step."""
+
+
+class StorageError(ConfigError):
+    """An output cannot be written (unwritable directory, disk full); what was written before is intact."""

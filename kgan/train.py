@@ -268,6 +268,36 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
     ]
 
 
+def check_output_dir(directory):
+    """StorageError unless `directory` exists as a writable directory or could be created (nothing is created)."""
+    from kgan.errors import StorageError
+
+    path = os.path.abspath(directory)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    if not os.path.isdir(path):
+        raise StorageError(f"cannot write to the output directory {directory}: {path} is a file, not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot write to the output directory {directory}: {path} is not writable")
+
+
+def _check_writable(directory):
+    """Creates `directory` and proves a file can be written in it; StorageError otherwise."""
+    import tempfile
+
+    from kgan.errors import StorageError
+
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory) as f:
+            f.write(b"kgan")
+    except OSError as e:
+        raise StorageError(f"cannot write to the output directory {directory}: {e.strerror or e}") from e
+
+
 def quality_evaluator(config):
     """A `kgan.eval.Evaluator` on the run's real, labelled data (the reference classifier trained or cached)."""
     from kgan import data, eval as eval_lib
@@ -288,6 +318,7 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     `strategy` is the one `config.strategy` names, if the caller made it already.
     """
     config.validate()
+    check_output_dir(workdir)
     from kgan import data, distribute  # noqa: E402  (strategy before any TF op)
 
     if strategy is None:
@@ -312,7 +343,7 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     with strategy.scope():
         gan = build_gan(config, image_shape)
 
-    os.makedirs(write_dir, exist_ok=True)
+    _check_writable(write_dir)
     from kgan.io import atomic_write
 
     if chief:

@@ -117,8 +117,11 @@ def _train_args(out, epochs):
 
 
 def _epochs(out):
+    """Finished epochs in the run's metrics.csv ([] before the first row is written)."""
+    if not (out / "metrics.csv").exists():
+        return []
     with open(out / "metrics.csv") as f:
-        return [int(row["epoch"]) for row in csv.DictReader(f)]
+        return [int(row["epoch"]) for row in csv.DictReader(f) if row.get("epoch")]
 
 
 @needs_mnist
@@ -135,9 +138,11 @@ def test_killed_worker_job_resumes_from_the_checkpoint(tmp_path):
         if len(pids) == 2:
             break
     deadline = time.time() + 240
-    while not (out / "checkpoints" / "checkpoint").exists() and time.time() < deadline and proc.poll() is None:
+    # The epoch-end checkpoint comes before the CSV row: wait for both, or the kill can land between.
+    while not ((out / "checkpoints" / "checkpoint").exists() and _epochs(out)) \
+            and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert (out / "checkpoints" / "checkpoint").exists(), "no checkpoint was written"
+    assert (out / "checkpoints" / "checkpoint").exists() and _epochs(out), "no finished epoch was recorded"
     os.kill(pids[1], signal.SIGKILL)
     rest, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0, rest[-3000:]

@@ -13,7 +13,7 @@ import os
 import keras
 import tensorflow as tf
 
-from kgan.errors import ConfigError
+from kgan.errors import ConfigError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,15 @@ class Checkpoint(keras.callbacks.Callback):
         manager = self._state()
         self._epoch.assign(epoch)
         number = int(self.model.g_optimizer.iterations.numpy())
-        _unpublish(manager, number)
-        path = manager.save(checkpoint_number=number)
+        try:
+            _unpublish(manager, number)
+            path = manager.save(checkpoint_number=number)
+        except (OSError, tf.errors.OpError) as e:
+            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0]
+            previous = tf.train.latest_checkpoint(self.directory)  # the index on disk, not memory
+            raise StorageError(f"cannot write a checkpoint in {self.directory} ({reason}); "
+                               f"the previous one ({previous or 'none yet'}) is intact: free space or fix "
+                               "permissions, then rerun the same command to resume") from e
         log.debug("saved %s", path)
         return path
 
