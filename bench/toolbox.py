@@ -30,56 +30,75 @@ def _flag(cfg, name, default=None):
     return default
 
 
+def train_and_score(name, cfg, minutes, data_dir, classifier_cache, extra=()):
+    """Trains flags/<cfg>.cfg (plus `extra` flags) for `minutes` into bench/results/toolbox/<name>/ and
+    scores 10,000 samples; returns the results row, or None (with the reason printed) on a failure."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = os.path.join(HERE, "results", "toolbox", name)
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile=flags/{cfg}.cfg",
+           f"--data_dir={data_dir}", f"--output_dir={out}", f"--max_minutes={minutes}",
+           "--epochs=100000", "--progress=none", *extra]
+    start = time.perf_counter()
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if r.returncode:
+        print(f"{name}: train.py failed ({r.returncode}): {r.stderr.strip().splitlines()[-1:]}")
+        return None
+    e = subprocess.run([sys.executable, os.path.join(REPO, "evaluate.py"), f"--run_dir={out}",
+                        f"--classifier_cache={classifier_cache}"], cwd=REPO, env=env,
+                       capture_output=True, text=True)
+    if e.returncode:
+        print(f"{name}: evaluate.py failed: {e.stderr.strip().splitlines()[-1:]}")
+        return None
+    with open(os.path.join(out, "quality.json")) as f:
+        quality = json.load(f)
+    with open(os.path.join(out, "checkpoints", "checkpoint")) as f:  # ckpt-<generator step>
+        steps = int(f.readline().split('"')[1].rsplit("-", 1)[1])
+    batch = next((int(a.split("=", 1)[1]) for a in extra if a.startswith("--batch_size=")),
+                 int(_flag(cfg, "batch_size", 256)))
+    row = {"samples": quality["samples"], "real_floor": quality["real_floor"], "steps": steps,
+           "batch_size": batch, "d_steps": int(_flag(cfg, "d_steps", 1)), "train_seconds": seconds,
+           "images_per_s": steps * batch / (60.0 * minutes), "flags": [f"--flagfile=flags/{cfg}.cfg", *extra]}
+    print(f"{name}: {steps} G steps, {json.dumps({k: round(v, 4) for k, v in quality['samples'].items()})}",
+          flush=True)
+    return row
+
+
+def print_table(minutes, results):
+    """A Markdown table of `results` ({name: train_and_score row}) with the real floor as the last row."""
+    print(f"\n{minutes:g} minutes of training each, 10,000 samples scored:\n")
+    print("| run | G steps | G images/s | classifier score | FCD | precision | recall | modes | class KL | "
+          "label acc. |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in results.items():
+        s = r["samples"]
+        acc = f"{s['label_accuracy']:.3f}" if "label_accuracy" in s else ""
+        print(f"| {name} | {r['steps']} | {r['images_per_s']:.0f} | {s['classifier_score']:.2f} | {s['fcd']:.2f} | "
+              f"{s['precision']:.3f} | {s['recall']:.3f} | {s['modes']} | {s['class_kl']:.3f} | {acc} |")
+    if results:
+        f = next(iter(results.values()))["real_floor"]
+        print(f"| real floor | | | {f['classifier_score']:.2f} | {f['fcd']:.3f} | {f['precision']:.3f} | "
+              f"{f['recall']:.3f} | {f['modes']} | {f['class_kl']:.3f} | |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=4.0)
+    p.add_argument("--minutes", type=float, default=3.0)
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--data_dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "mnist"))
     p.add_argument("--classifier_cache", default="~/.cache/kgan")
     p.add_argument("--extra", default="", help="extra train.py flags for every run, space separated")
     args = p.parse_args()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     results = {}
     for cfg in args.configs.split(","):
-        out = os.path.join(HERE, "results", "toolbox", cfg)
-        shutil.rmtree(out, ignore_errors=True)
-        cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile=flags/{cfg}.cfg",
-               f"--data_dir={args.data_dir}", f"--output_dir={out}", f"--max_minutes={args.minutes}",
-               "--epochs=100000", "--progress=none", *args.extra.split()]
-        start = time.perf_counter()
-        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-        if r.returncode:
-            print(f"{cfg}: train.py failed ({r.returncode}): {r.stderr.strip().splitlines()[-1:]}")
-            continue
-        e = subprocess.run([sys.executable, os.path.join(REPO, "evaluate.py"), f"--run_dir={out}",
-                            f"--classifier_cache={args.classifier_cache}"], cwd=REPO, env=env,
-                           capture_output=True, text=True)
-        if e.returncode:
-            print(f"{cfg}: evaluate.py failed: {e.stderr.strip().splitlines()[-1:]}")
-            continue
-        with open(os.path.join(out, "quality.json")) as f:
-            quality = json.load(f)
-        with open(os.path.join(out, "checkpoints", "checkpoint")) as f:  # ckpt-<generator step>
-            steps = int(f.readline().split('"')[1].rsplit("-", 1)[1])
-        batch = int(_flag(cfg, "batch_size", 256))
-        results[cfg] = {"samples": quality["samples"], "real_floor": quality["real_floor"], "steps": steps,
-                        "batch_size": batch, "d_steps": int(_flag(cfg, "d_steps", 1)), "train_seconds": seconds,
-                        "images_per_s": steps * batch / (60.0 * args.minutes)}
-        print(f"{cfg}: {steps} G steps, {json.dumps({k: round(v, 4) for k, v in quality['samples'].items()})}",
-              flush=True)
+        row = train_and_score(cfg, cfg, args.minutes, args.data_dir, args.classifier_cache, args.extra.split())
+        if row:
+            results[cfg] = row
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "toolbox.json"), "w") as f:
         json.dump({"minutes": args.minutes, "results": results}, f, indent=2)
-    print(f"\n{args.minutes:g} minutes of training each, 10,000 samples scored:\n")
-    print("| flagfile | G steps | G images/s | classifier score | FCD | precision | recall | modes | class KL | "
-          "label acc. |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for cfg, r in results.items():
-        s = r["samples"]
-        acc = f"{s['label_accuracy']:.3f}" if "label_accuracy" in s else ""
-        print(f"| {cfg} | {r['steps']} | {r['images_per_s']:.0f} | {s['classifier_score']:.2f} | {s['fcd']:.2f} | "
-              f"{s['precision']:.3f} | {s['recall']:.3f} | {s['modes']} | {s['class_kl']:.3f} | {acc} |")
+    print_table(args.minutes, results)
 
 
 if __name__ == "__main__":
