@@ -1,6 +1,7 @@
 """Single-factor ablations of the default recipe (flags/dcgan.cfg) at an equal wall-time budget.
 
     python bench/ablation.py --minutes=3        # 8 runs x (3 min + ~30 s scoring), ~30 minutes
+    python bench/ablation.py --epochs=5         # the same at an equal number of epochs instead
 
 Each run is `flags/dcgan.cfg` with one thing changed (or `flags/dcgan_plain.cfg`, both changes
 undone), trained on the real MNIST digits one after the other and scored on 10,000 samples with
@@ -29,6 +30,8 @@ VARIANTS = {
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=3.0)
+    p.add_argument("--epochs", type=int, default=0,
+                   help="train every variant this many epochs instead of --minutes (equal data, not equal time)")
     p.add_argument("--only", default="", help="comma-separated indices into the variant list (default: all)")
     p.add_argument("--data_dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "mnist"))
     p.add_argument("--classifier_cache", default="~/.cache/kgan")
@@ -38,13 +41,14 @@ def main():
         chosen = [chosen[int(i)] for i in args.only.split(",")]
     results = {}
     for i, (name, (cfg, extra)) in enumerate(chosen):
-        row = train_and_score(f"ablation-{i}", cfg, args.minutes, args.data_dir, args.classifier_cache, extra)
+        row = train_and_score(f"ablation-{i}", cfg, args.minutes, args.data_dir, args.classifier_cache, extra,
+                              epochs=args.epochs or None)
         if row:
             results[name] = row
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "ablation.json"), "w") as f:
-        json.dump({"minutes": args.minutes, "results": results}, f, indent=2)
-    print_table(args.minutes, results)
+        json.dump({"minutes": args.minutes, "epochs": args.epochs, "results": results}, f, indent=2)
+    print_table(f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} minutes", results)
 
 
 if __name__ == "__main__":

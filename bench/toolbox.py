@@ -30,15 +30,16 @@ def _flag(cfg, name, default=None):
     return default
 
 
-def train_and_score(name, cfg, minutes, data_dir, classifier_cache, extra=()):
-    """Trains flags/<cfg>.cfg (plus `extra` flags) for `minutes` into bench/results/toolbox/<name>/ and
-    scores 10,000 samples; returns the results row, or None (with the reason printed) on a failure."""
+def train_and_score(name, cfg, minutes, data_dir, classifier_cache, extra=(), epochs=None):
+    """Trains flags/<cfg>.cfg (plus `extra` flags) for `minutes` (or, if given, exactly `epochs` epochs)
+    into bench/results/toolbox/<name>/ and scores 10,000 samples; returns the results row, or None
+    (with the reason printed) on a failure."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     out = os.path.join(HERE, "results", "toolbox", name)
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile=flags/{cfg}.cfg",
-           f"--data_dir={data_dir}", f"--output_dir={out}", f"--max_minutes={minutes}",
-           "--epochs=100000", "--progress=none", *extra]
+           f"--data_dir={data_dir}", f"--output_dir={out}", "--progress=none",
+           *([f"--epochs={epochs}"] if epochs else [f"--max_minutes={minutes}", "--epochs=100000"]), *extra]
     start = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -59,27 +60,29 @@ def train_and_score(name, cfg, minutes, data_dir, classifier_cache, extra=()):
                  int(_flag(cfg, "batch_size", 256)))
     row = {"samples": quality["samples"], "real_floor": quality["real_floor"], "steps": steps,
            "batch_size": batch, "d_steps": int(_flag(cfg, "d_steps", 1)), "train_seconds": seconds,
-           "images_per_s": steps * batch / (60.0 * minutes), "flags": [f"--flagfile=flags/{cfg}.cfg", *extra]}
+           "images_per_s": steps * batch / (seconds if epochs else 60.0 * minutes), "flags": [f"--flagfile=flags/{cfg}.cfg", *extra]}
     print(f"{name}: {steps} G steps, {json.dumps({k: round(v, 4) for k, v in quality['samples'].items()})}",
           flush=True)
     return row
 
 
-def print_table(minutes, results):
+def print_table(budget, results):
     """A Markdown table of `results` ({name: train_and_score row}) with the real floor as the last row."""
-    print(f"\n{minutes:g} minutes of training each, 10,000 samples scored:\n")
-    print("| run | G steps | G images/s | classifier score | FCD | precision | recall | modes | class KL | "
-          "label acc. |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    label = budget if isinstance(budget, str) else f"{budget:g} minutes"
+    print(f"\n{label} of training each, 10,000 samples scored:\n")
+    labelled = any("label_accuracy" in r["samples"] for r in results.values())
+    print("| run | G steps | G images/s | classifier score | FCD | precision | recall | modes | class KL |"
+          + (" label acc. |" if labelled else ""))
+    print("|" + " --- |" * (10 if labelled else 9))
     for name, r in results.items():
         s = r["samples"]
-        acc = f"{s['label_accuracy']:.3f}" if "label_accuracy" in s else ""
+        acc = (f" {s['label_accuracy']:.3f} |" if "label_accuracy" in s else "  |") if labelled else ""
         print(f"| {name} | {r['steps']} | {r['images_per_s']:.0f} | {s['classifier_score']:.2f} | {s['fcd']:.2f} | "
-              f"{s['precision']:.3f} | {s['recall']:.3f} | {s['modes']} | {s['class_kl']:.3f} | {acc} |")
+              f"{s['precision']:.3f} | {s['recall']:.3f} | {s['modes']} | {s['class_kl']:.3f} |{acc}")
     if results:
         f = next(iter(results.values()))["real_floor"]
         print(f"| real floor | | | {f['classifier_score']:.2f} | {f['fcd']:.3f} | {f['precision']:.3f} | "
-              f"{f['recall']:.3f} | {f['modes']} | {f['class_kl']:.3f} | |")
+              f"{f['recall']:.3f} | {f['modes']} | {f['class_kl']:.3f} |" + (" |" if labelled else ""))
 
 
 def main():
