@@ -88,6 +88,7 @@ def print_table(budget, results):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=3.0)
+    p.add_argument("--epochs", type=int, default=0, help="train this many epochs instead of --minutes")
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--data_dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "mnist"))
     p.add_argument("--classifier_cache", default="~/.cache/kgan")
@@ -95,13 +96,14 @@ def main():
     args = p.parse_args()
     results = {}
     for cfg in args.configs.split(","):
-        row = train_and_score(cfg, cfg, args.minutes, args.data_dir, args.classifier_cache, args.extra.split())
+        row = train_and_score(cfg, cfg, args.minutes, args.data_dir, args.classifier_cache, args.extra.split(),
+                              epochs=args.epochs or None)
         if row:
             results[cfg] = row
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "toolbox.json"), "w") as f:
-        json.dump({"minutes": args.minutes, "results": results}, f, indent=2)
-    print_table(args.minutes, results)
+        json.dump({"minutes": args.minutes, "epochs": args.epochs, "results": results}, f, indent=2)
+    print_table(f"{args.epochs} epochs" if args.epochs else args.minutes, results)
 
 
 if __name__ == "__main__":
