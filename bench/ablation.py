@@ -9,10 +9,8 @@ kgan's quality metrics. Prints a Markdown table and writes bench/results/ablatio
 """
 
 import argparse
-import json
-import os
 
-from toolbox import HERE, REPO, print_table, train_and_score
+from toolbox import budget_arguments, run_all
 
 VARIANTS = {
     "recipe (dcgan.cfg: batch 64, EMA 0.999)": ("dcgan", []),
@@ -29,26 +27,13 @@ VARIANTS = {
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=3.0)
-    p.add_argument("--epochs", type=int, default=0,
-                   help="train every variant this many epochs instead of --minutes (equal data, not equal time)")
+    budget_arguments(p)
     p.add_argument("--only", default="", help="comma-separated indices into the variant list (default: all)")
-    p.add_argument("--data_dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "mnist"))
-    p.add_argument("--classifier_cache", default="~/.cache/kgan")
     args = p.parse_args()
-    chosen = list(VARIANTS.items())
+    chosen = list(enumerate(VARIANTS.items()))
     if args.only:
         chosen = [chosen[int(i)] for i in args.only.split(",")]
-    results = {}
-    for i, (name, (cfg, extra)) in enumerate(chosen):
-        row = train_and_score(f"ablation-{i}", cfg, args.minutes, args.data_dir, args.classifier_cache, extra,
-                              epochs=args.epochs or None)
-        if row:
-            results[name] = row
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "ablation.json"), "w") as f:
-        json.dump({"minutes": args.minutes, "epochs": args.epochs, "results": results}, f, indent=2)
-    print_table(f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} minutes", results)
+    run_all([(name, f"ablation-{i}", cfg, extra) for i, (name, (cfg, extra)) in chosen], args, "ablation.json")
 
 
 if __name__ == "__main__":

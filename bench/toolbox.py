@@ -85,25 +85,37 @@ def print_table(budget, results):
               f"{f['recall']:.3f} | {f['modes']} | {f['class_kl']:.3f} |" + (" |" if labelled else ""))
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=3.0)
-    p.add_argument("--epochs", type=int, default=0, help="train this many epochs instead of --minutes")
-    p.add_argument("--configs", default=",".join(CONFIGS))
-    p.add_argument("--data_dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "mnist"))
-    p.add_argument("--classifier_cache", default="~/.cache/kgan")
-    p.add_argument("--extra", default="", help="extra train.py flags for every run, space separated")
-    args = p.parse_args()
+def budget_arguments(parser):
+    """The flags every comparison script shares: the budget, the data and the classifier cache."""
+    parser.add_argument("--minutes", type=float, default=3.0, help="wall-time budget per run")
+    parser.add_argument("--epochs", type=int, default=0, help="train this many epochs instead of --minutes")
+    parser.add_argument("--data_dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "mnist"))
+    parser.add_argument("--classifier_cache", default="~/.cache/kgan")
+
+
+def run_all(runs, args, json_name):
+    """Trains and scores each (label, run dir name, flagfile name, extra flags) of `runs` one after the
+    other at `args`' budget; writes bench/results/<json_name> and prints the table."""
     results = {}
-    for cfg in args.configs.split(","):
-        row = train_and_score(cfg, cfg, args.minutes, args.data_dir, args.classifier_cache, args.extra.split(),
+    for label, name, cfg, extra in runs:
+        row = train_and_score(name, cfg, args.minutes, args.data_dir, args.classifier_cache, extra,
                               epochs=args.epochs or None)
         if row:
-            results[cfg] = row
+            results[label] = row
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "toolbox.json"), "w") as f:
+    with open(os.path.join(HERE, "results", json_name), "w") as f:
         json.dump({"minutes": args.minutes, "epochs": args.epochs, "results": results}, f, indent=2)
     print_table(f"{args.epochs} epochs" if args.epochs else args.minutes, results)
+    return results
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    budget_arguments(p)
+    p.add_argument("--configs", default=",".join(CONFIGS))
+    p.add_argument("--extra", default="", help="extra train.py flags for every run, space separated")
+    args = p.parse_args()
+    run_all([(cfg, cfg, cfg, args.extra.split()) for cfg in args.configs.split(",")], args, "toolbox.json")
 
 
 if __name__ == "__main__":
