@@ -253,15 +253,16 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
     ckpt = callbacks.Checkpoint(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints,
                                 save_every_steps=config.checkpoint_every_steps,
                                 restore_directory=os.path.join(restore_dir, "checkpoints") if restore_dir else None)
+    quality = [callbacks.QualityMetrics(evaluator, every_n_epochs=config.eval_every, num_samples=config.eval_samples,
+                                        seed=config.seed)] if evaluator is not None else []
     return [
         ckpt,
         callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
-        *([callbacks.TimeLimit(config.max_minutes)] if config.max_minutes else []),
+        *([callbacks.TimeLimit(config.max_minutes, exclude=quality)] if config.max_minutes else []),
         *([callbacks.Preemption(ckpt)] if preemption else []),
         callbacks.SampleGrid(os.path.join(workdir, "samples"), num_images=config.num_samples,
                              every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
-        *([callbacks.QualityMetrics(evaluator, every_n_epochs=config.eval_every, num_samples=config.eval_samples,
-                                    seed=config.seed)] if evaluator is not None else []),
+        *quality,
         callbacks.LossPlot(os.path.join(workdir, "losses.png")),
         keras.callbacks.CSVLogger(os.path.join(workdir, "metrics.csv"), append=True),
         keras.callbacks.TensorBoard(tb_dir, write_graph=False),

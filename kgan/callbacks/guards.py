@@ -113,35 +113,42 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class TimeLimit(keras.callbacks.Callback):
-    """Stops training after `minutes` of wall time (checked after every step).
+    """Stops training after `minutes` of training wall time (checked after every step).
 
     The epoch in progress ends early and is recorded like any other (callbacks
     after it still see `on_epoch_end`, so the checkpoint and plots are
     written); `fit` then returns. For comparisons at an equal time budget.
+    Time that the callbacks in `exclude` report as their `scoring_seconds`
+    (e.g. `QualityMetrics` scoring samples) does not count as training.
 
     Example:
 
     ```python
-    gan.fit(ds, epochs=1000, callbacks=[kgan.callbacks.TimeLimit(15)])
+    quality = kgan.callbacks.QualityMetrics(evaluator, every_n_epochs=5)
+    gan.fit(ds, epochs=1000, callbacks=[quality, kgan.callbacks.TimeLimit(15, exclude=[quality])])
     ```
     """
 
-    def __init__(self, minutes):
+    def __init__(self, minutes, exclude=()):
         super().__init__()
         if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
             raise ValueError(f"minutes must be a positive number, got {minutes!r}")
         self.minutes = float(minutes)
+        self.exclude = list(exclude)
         self.stopped = False
+
+    def _excluded_seconds(self):
+        return sum(float(getattr(cb, "scoring_seconds", 0.0)) for cb in self.exclude)
 
     def on_train_begin(self, logs=None):
         import time
 
-        self._deadline = time.monotonic() + 60.0 * self.minutes
+        self._deadline = time.monotonic() + 60.0 * self.minutes - self._excluded_seconds()  # only time excluded from now on
 
     def on_train_batch_end(self, batch, logs=None):
         import time
 
-        if time.monotonic() >= self._deadline:
+        if time.monotonic() >= self._deadline + self._excluded_seconds():
             self.model.stop_training = True
             if not self.stopped:
                 log.info("time limit of %g minutes reached: stopping after this step", self.minutes)

@@ -13,7 +13,8 @@ class QualityMetrics(keras.callbacks.Callback):
 
     The metrics (classifier_score, fcd, precision, recall, modes, class_kl, and
     label_accuracy for conditional models) are added to the epoch's logs with
-    `train_minutes`, the wall time spent training so far (scoring excluded), so
+    `train_minutes`, the wall time spent training so far (scoring excluded,
+    `scoring_seconds` holds the time spent scoring), so
     callbacks placed after this one record them: `CSVLogger`, `TensorBoard`,
     `kgan.callbacks.LossPlot`. The first and the last epoch (also one cut
     short by `TimeLimit`) are always scored (Keras's CSVLogger fixes its columns
@@ -37,7 +38,7 @@ class QualityMetrics(keras.callbacks.Callback):
         self.seed = seed
         self.history = []
         self._best_modes = None
-        self._scoring = 0.0
+        self.scoring_seconds = 0.0
 
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
@@ -47,12 +48,12 @@ class QualityMetrics(keras.callbacks.Callback):
         if epoch != 0 and (epoch + 1) % self.every_n_epochs and not last:
             return
         t0 = time.monotonic()
-        train_minutes = (t0 - self._start - self._scoring) / 60.0
+        train_minutes = (t0 - self._start - self.scoring_seconds) / 60.0
         gan = self.model
         labels = gan.check_labels(None, self.num_samples) if getattr(gan, "num_classes", None) else None
         images = gan.generate(self.num_samples, seed=self.seed, labels=labels)
         metrics = self.evaluator.evaluate(images, labels=labels)
-        self._scoring += time.monotonic() - t0
+        self.scoring_seconds += time.monotonic() - t0
         self.history.append({"epoch": epoch + 1, "train_minutes": train_minutes, **metrics})
         if logs is not None:
             logs.update(metrics, train_minutes=train_minutes)

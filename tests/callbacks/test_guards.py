@@ -99,3 +99,31 @@ def test_time_limit_ends_the_epoch_early_and_checkpoints_it(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith(f"ckpt-{steps}")
     with pytest.raises(ValueError, match="minutes must be a positive number"):
         callbacks.TimeLimit(0)
+
+
+class _SlowScorer(keras.callbacks.Callback):
+    """Stands in for QualityMetrics: spends 0.3 s per epoch end and reports it as scoring_seconds."""
+
+    scoring_seconds = 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(0.3)
+        self.scoring_seconds += 0.3
+
+
+@pytest.mark.parametrize("excluded", [True, False])
+def test_time_limit_does_not_count_excluded_scoring_time(excluded):
+    gan = _gan()
+    x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(8).repeat()
+    scorer = _SlowScorer()
+    limit = callbacks.TimeLimit(1.0 / 60, exclude=[scorer] if excluded else [])
+    gan.fit(ds, epochs=10_000, steps_per_epoch=5, verbose=0, callbacks=[limit, scorer])
+    # A second fit with the same callbacks: scoring done before it must not shorten it.
+    before, start = scorer.scoring_seconds, time.monotonic()
+    gan.fit(ds, epochs=10_000, steps_per_epoch=5, verbose=0, callbacks=[limit, scorer])
+    training = time.monotonic() - start - (scorer.scoring_seconds - before)
+    if excluded:
+        assert training >= 1.0
+    else:  # the sleeps ate most of the second
+        assert training < 0.9
