@@ -1,6 +1,6 @@
 """Every flagfile at the same wall-time budget, scored with kgan's quality metrics.
 
-    python bench/toolbox.py --minutes=3                       # 7 flagfiles x (3 min + ~30 s scoring)
+    python bench/toolbox.py --minutes=3                       # 8 flagfiles x (3 min + ~30 s scoring)
     python bench/toolbox.py --minutes=15 --configs=dcgan,gan  # the issue's budget, a subset
 
 For each `flags/<name>.cfg` it runs `train.py --flagfile=... --max_minutes=M` on the real
@@ -19,7 +19,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-CONFIGS = ("dcgan", "dcgan_plain", "gan", "wgan_gp", "hinge_sn", "lsgan", "cdcgan")
+CONFIGS = ("dcgan", "dcgan_tutorial", "dcgan_plain", "gan", "wgan_gp", "hinge_sn", "lsgan", "cdcgan")
 
 
 def _flag(cfg, name, default=None):
