@@ -43,6 +43,8 @@ flags.DEFINE_float("clip_value", None, "Clip D weights to [-c, c] after each upd
 flags.DEFINE_float("gradient_penalty", 0.0, "WGAN-GP weight lambda (10 in the paper; 0 = off).")
 flags.DEFINE_float("r1_penalty", 0.0, "R1 penalty weight gamma on real data (0 = off).")
 flags.DEFINE_integer("r1_every", 1, "Apply R1 every this many D steps (lazy regularization).")
+flags.DEFINE_float("mode_seeking", 0.0, "MSGAN weight lambda: penalize G for alike images from one label and two "
+                   "latents (for conditional GANs that ignore z; 0 = off).")
 flags.DEFINE_float("label_smoothing", 0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).")
 flags.DEFINE_float("instance_noise", 0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.")
 flags.DEFINE_integer("instance_noise_steps", 10_000, "D steps over which the instance noise decays to 0.")

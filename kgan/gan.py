@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import losses as losses_lib
-from kgan.losses import penalties
+from kgan.losses import diversity, penalties
 from kgan.errors import ConfigError
 
 
@@ -132,6 +132,7 @@ class GAN(keras.Model):
         label_smoothing=0.0,
         instance_noise=0.0,
         instance_noise_steps=10_000,
+        mode_seeking=0.0,
         **kwargs,
     ):
         """Configures training.
@@ -151,6 +152,10 @@ class GAN(keras.Model):
             label_smoothing: one-sided: real targets 1 - s for D (cross-entropy losses only).
             instance_noise: std of Gaussian noise added to D's inputs (real and
                 fake), decaying linearly to 0 over `instance_noise_steps` D steps.
+            mode_seeking: weight λ of the MSGAN diversity term on G (0 = off; 1 in
+                the paper): each G batch is drawn as pairs with one label and two
+                latents, and G is penalized when a pair's images are alike
+                (`kgan.losses.diversity.mode_seeking`). Logged as `g_mode_seeking`.
 
         Under a `mixed_float16` policy both optimizers are wrapped in
         `LossScaleOptimizer` and both losses scaled (Keras wraps only one).
@@ -165,7 +170,7 @@ class GAN(keras.Model):
             raise ConfigError(f"d_steps must be an integer >= 1, got {d_steps!r}")
         self.d_steps = int(d_steps)
         for name, value in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty),
-                            ("instance_noise", instance_noise)):
+                            ("instance_noise", instance_noise), ("mode_seeking", mode_seeking)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise ConfigError(f"{name} weight must be a number >= 0, got {value!r}")
         for name, value in (("r1_every", r1_every), ("instance_noise_steps", instance_noise_steps)):
@@ -183,6 +188,7 @@ class GAN(keras.Model):
         self.label_smoothing = float(label_smoothing)
         self.instance_noise = float(instance_noise)
         self.instance_noise_steps = int(instance_noise_steps)
+        self.mode_seeking = float(mode_seeking)
         if clip_value is None and self.loss_name == "wasserstein" and not self.gradient_penalty:
             clip_value = 0.01
         if clip_value is not None and not clip_value > 0:
@@ -355,10 +361,23 @@ class GAN(keras.Model):
 
         z = self._replica_noise(local_batch)
         g_labels = self._replica_labels(local_batch)
+        half = local_batch // 2
+        if self.mode_seeking and g_labels is not None:
+            # Pairs of neighbouring rows (2i, 2i + 1) share a label and differ in z; with an even
+            # per-replica batch, N replicas form the same pairs as one device.
+            g_labels = tf.concat([tf.repeat(g_labels[: 2 * half : 2], 2), g_labels[2 * half :]], 0)
         with tf.GradientTape() as tape:
-            g_fake_logits = self._D(self._G(z, g_labels, training=True), g_labels)
+            g_fake = self._G(z, g_labels, training=True)
+            g_fake_logits = self._D(g_fake, g_labels)
             _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), g_fake_logits)
-            g_loss = tf.nn.compute_average_loss(g_per_example)
+            g_objective = g_per_example
+            if self.mode_seeking:
+                ms = diversity.mode_seeking(g_fake[: 2 * half : 2], g_fake[1 : 2 * half : 2],
+                                            z[: 2 * half : 2], z[1 : 2 * half : 2])
+                # Each pair's term on both of its examples: the global mean is the mean over pairs.
+                g_objective = g_per_example + self.mode_seeking * tf.concat(
+                    [tf.repeat(ms, 2), tf.zeros([local_batch - 2 * half])], 0)
+            g_loss = tf.nn.compute_average_loss(g_objective)
             scaled = self._scaled(self.g_optimizer, g_loss)
         grads = tape.gradient(scaled, G.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, G.trainable_variables))
@@ -373,6 +392,8 @@ class GAN(keras.Model):
         logs = {m.name: m.result() for m in self.metrics}
         if penalty is not None:
             logs["d_penalty"] = tf.reduce_mean(penalty)
+        if self.mode_seeking:
+            logs["g_mode_seeking"] = tf.reduce_mean(ms)
         return _for_keras_reduction(logs)
 
     def test_step(self, data):
@@ -470,6 +491,7 @@ class GAN(keras.Model):
             "label_smoothing": self.label_smoothing,
             "instance_noise": self.instance_noise,
             "instance_noise_steps": self.instance_noise_steps,
+            "mode_seeking": self.mode_seeking,
         }
 
     def compile_from_config(self, config):

@@ -67,6 +67,7 @@ class TrainConfig:
     gradient_penalty: float = 0.0
     r1_penalty: float = 0.0
     r1_every: int = 1
+    mode_seeking: float = 0.0
     label_smoothing: float = 0.0
     instance_noise: float = 0.0
     instance_noise_steps: int = 10_000
@@ -122,7 +123,7 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
-        for name in ("gradient_penalty", "r1_penalty", "instance_noise"):
+        for name in ("gradient_penalty", "r1_penalty", "instance_noise", "mode_seeking"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
                 raise ConfigError(f"{name} weight must be a number >= 0, got {v!r}")
@@ -207,6 +208,7 @@ def build_gan(config, image_shape):
         gradient_penalty=config.gradient_penalty,
         r1_penalty=config.r1_penalty,
         r1_every=config.r1_every,
+        mode_seeking=config.mode_seeking,
         label_smoothing=config.label_smoothing,
         instance_noise=config.instance_noise,
         instance_noise_steps=config.instance_noise_steps,
