@@ -60,6 +60,19 @@ def test_dcgan_flagfile_run_fills_the_output_dir(tmp_path, mnist_dir):
     assert "10000 images" in r.stderr  # the loader says what it found
 
 
+def test_conditional_flagfile_trains_with_mode_seeking(tmp_path, mnist_dir):
+    """flags/cdcgan.cfg builds on flags/dcgan.cfg: labels from the IDX folder, MSGAN term logged."""
+    out = tmp_path / "run"
+    r = run(["--flagfile=flags/cdcgan.cfg", f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=1",
+             "--steps_per_epoch=3", "--num_samples=20"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    with open(out / "metrics.csv") as f:
+        row = next(csv.DictReader(f))
+    assert float(row["g_mode_seeking"]) > 0
+    flags_text = (out / "flags.cfg").read_text()
+    assert "--network=cdcgan" in flags_text and "--g_filters=128,64,32" in flags_text
+
+
 def test_default_output_dir_is_named_after_the_flagfile(tmp_path, mnist_dir):
     cfg = tmp_path / "tiny.cfg"
     cfg.write_text("\n".join(TINY + ["--epochs=1", "--steps_per_epoch=2"]) + "\n")
