@@ -361,11 +361,12 @@ class GAN(keras.Model):
 
         z = self._replica_noise(local_batch)
         g_labels = self._replica_labels(local_batch)
-        half = local_batch // 2
-        if self.mode_seeking and g_labels is not None:
-            # Pairs of neighbouring rows (2i, 2i + 1) share a label and differ in z; with an even
+        if self.mode_seeking:
+            # Pairs of neighbouring rows (2i, 2i + 1) differ in z and share a label; with an even
             # per-replica batch, N replicas form the same pairs as one device.
-            g_labels = tf.concat([tf.repeat(g_labels[: 2 * half : 2], 2), g_labels[2 * half :]], 0)
+            half = local_batch // 2
+            if g_labels is not None:
+                g_labels = tf.concat([tf.repeat(g_labels[: 2 * half : 2], 2), g_labels[2 * half :]], 0)
         with tf.GradientTape() as tape:
             g_fake = self._G(z, g_labels, training=True)
             g_fake_logits = self._D(g_fake, g_labels)
