@@ -366,7 +366,7 @@ class GAN(keras.Model):
             # per-replica batch, N replicas form the same pairs as one device.
             half = local_batch // 2
             if g_labels is not None:
-                g_labels = tf.concat([tf.repeat(g_labels[: 2 * half : 2], 2), g_labels[2 * half :]], 0)
+                g_labels = diversity.pair_labels(g_labels)
         with tf.GradientTape() as tape:
             g_fake = self._G(z, g_labels, training=True)
             g_fake_logits = self._D(g_fake, g_labels)

@@ -287,8 +287,9 @@ def test_conditional_gan_rejects_bad_labels_and_unlabelled_data():
         _tiny_gan().generate(2, labels=[0, 1])
 
 
-def test_mode_seeking_pairs_share_labels_and_match_on_two_replicas(two_replicas):
-    """MSGAN pairs are neighbouring rows with one label: the same pairs, and update, on 1 or 2 replicas."""
+def test_mode_seeking_matches_on_two_replicas_and_changes_the_update(two_replicas):
+    """MSGAN pairs are neighbouring rows (labels: kgan.losses.diversity.pair_labels, tested beside it):
+    the same pairs, and update, on 1 or 2 replicas."""
     def train(strategy):
         keras.utils.set_random_seed(1)
         with strategy.scope():

@@ -31,3 +31,16 @@ def mode_seeking(images_a, images_b, latents_a, latents_b, eps=1e-5):
                                     axis=list(range(1, len(images_a.shape))))
     latent_distance = tf.reduce_mean(tf.abs(tf.cast(latents_a, tf.float32) - tf.cast(latents_b, tf.float32)), axis=1)
     return 1.0 / (image_distance / latent_distance + eps)
+
+
+def pair_labels(labels):
+    """Labels for mode-seeking pairs: row 2i + 1 gets row 2i's label (an odd last row keeps its own).
+
+    Example:
+
+    >>> pair_labels(tf.constant([3, 1, 4, 1, 5])).numpy()
+    array([3, 3, 4, 4, 5], dtype=int32)
+    """
+    n = tf.shape(labels)[0]
+    paired = 2 * (n // 2)
+    return tf.concat([tf.repeat(labels[:paired:2], 2), labels[paired:]], 0)

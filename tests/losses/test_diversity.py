@@ -19,3 +19,8 @@ def test_mode_seeking_gradient_pushes_a_pair_apart():
         term = diversity.mode_seeking(a, b, tf.zeros((1, 3)), tf.ones((1, 3)))
     grad = tape.gradient(term, b).numpy()
     assert (grad > 0).all()  # lowering b (away from a) lowers the term
+
+
+def test_pair_labels_gives_each_pair_one_label():
+    np.testing.assert_array_equal(diversity.pair_labels(tf.constant([3, 1, 4, 1, 5])).numpy(), [3, 3, 4, 4, 5])
+    np.testing.assert_array_equal(diversity.pair_labels(tf.constant([7, 2])).numpy(), [7, 7])
