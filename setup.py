@@ -20,6 +20,7 @@ setup(
         "numpy>=1.26",
         "matplotlib>=3.8",
         "pillow>=10",
+        "scikit-learn>=1.4",  # k-means for self-conditioning on clusters (kgan.features.clusters)
     ],
     extras_require={
         # TensorFlow is an extra so users pick the build: the CPU wheel is half the size.

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import losses as losses_lib
+from kgan.features import clusters
 from kgan.losses import diversity, penalties
 from kgan.errors import ConfigError
 
@@ -97,6 +98,12 @@ class GAN(keras.Model):
             if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
                 raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
         self.num_classes = None if num_classes is None else int(num_classes)
+        # A self-conditioned generator (kgan.features.clusters) derives a cluster id from the latents;
+        # D is then conditional on it: fakes get G's id, real batches carry theirs.
+        self.latent_cluster = clusters.find_latent_cluster(generator)
+        if self.latent_cluster is not None and (num_classes is not None or len(discriminator.inputs) != 2):
+            raise ConfigError("a self-conditioned generator needs a discriminator taking [images, cluster ids] "
+                              "(e.g. kgan.nets.cdcgan_discriminator) and no num_classes")
         if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
             raise ConfigError(f"latent_dim must be a positive integer, got {latent_dim!r}")
         self.generator = generator
@@ -248,7 +255,11 @@ class GAN(keras.Model):
         return self.generator([z, labels] if self.num_classes else z, training=training)
 
     def _D(self, images, labels, training=True):
-        return self.discriminator([images, labels] if self.num_classes else images, training=training)
+        return self.discriminator([images, labels] if labels is not None else images, training=training)
+
+    def _cluster_labels(self, z, labels):
+        """The cluster ids a self-conditioned G derives from `z`; `labels` unchanged otherwise."""
+        return self.latent_cluster(z) if self.latent_cluster is not None else labels
 
     def _replica_labels(self, local_batch):
         def draw(shape, seed):
@@ -322,8 +333,11 @@ class GAN(keras.Model):
         """`d_steps` discriminator updates, then one generator update."""
         real = data[0] if isinstance(data, (tuple, list)) else data
         real_labels = None
-        if self.num_classes:
+        if self.num_classes or self.latent_cluster is not None:
             if not isinstance(data, (tuple, list)) or len(data) < 2:
+                if self.latent_cluster is not None:
+                    raise ConfigError("a self-conditioned GAN trains on (images, cluster ids) batches: "
+                                      "map the data with kgan.features.label_batches")
                 raise ConfigError("a conditional GAN trains on (images, labels) batches: load data with_labels=True")
             real_labels = tf.cast(data[1], tf.int32)
         local_batch = real.shape[0] if real.shape[0] is not None else tf.shape(real)[0]
@@ -331,7 +345,9 @@ class GAN(keras.Model):
 
         for _ in range(self.d_steps):
             fake_labels = self._replica_labels(local_batch)
-            fake = self._G(self._replica_noise(local_batch), fake_labels, training=True)
+            z_d = self._replica_noise(local_batch)
+            fake_labels = self._cluster_labels(z_d, fake_labels)
+            fake = self._G(z_d, fake_labels, training=True)
             real_in, fake_in = real, fake
             if self.instance_noise:
                 real_in = self._with_instance_noise(real, local_batch)
@@ -367,6 +383,9 @@ class GAN(keras.Model):
             half = local_batch // 2
             if g_labels is not None:
                 g_labels = diversity.pair_labels(g_labels)
+            if self.latent_cluster is not None:  # a pair shares z_0, hence its cluster
+                z = tf.concat([diversity.pair_labels(z[:, 0])[:, None], z[:, 1:]], 1)
+        g_labels = self._cluster_labels(z, g_labels)
         with tf.GradientTape() as tape:
             g_fake = self._G(z, g_labels, training=True)
             g_fake_logits = self._D(g_fake, g_labels)

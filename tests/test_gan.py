@@ -316,3 +316,68 @@ def test_mode_seeking_on_an_unconditional_gan_with_an_odd_batch():
     history = gan.fit(_data(n=30, batch=15), epochs=1, verbose=0).history
     assert np.isfinite(history["g_mode_seeking"][0]) and history["g_mode_seeking"][0] > 0
     assert np.isfinite(history["g_loss"][0])
+
+
+def _self_conditioned_gan(prior=None, mode_seeking=1.0, seed=3):
+    from kgan import features
+
+    G = features.self_conditioned(
+        nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4), sync_batchnorm=True), 4,
+        prior=prior)
+    D = nets.cdcgan_discriminator(num_classes=4, filters=(8, 16), dropout=0.0)
+    gan = kgan.GAN(G, D, seed=seed, ema_decay=0.9)
+    gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05), loss="hinge", mode_seeking=mode_seeking)
+    return gan
+
+
+def test_self_conditioned_gan_matches_on_two_replicas_and_samples_like_an_unconditional_one(two_replicas):
+    """Cluster ids come with the real batches and from G's latents; pairs share z_0, hence a cluster."""
+    def train(strategy):
+        keras.utils.set_random_seed(1)
+        with strategy.scope():
+            gan = _self_conditioned_gan(prior=[0.1, 0.2, 0.3, 0.4])
+        history = gan.fit(_labelled_data(), epochs=1, verbose=0).history
+        return gan, history, [v.numpy() for v in gan.generator.weights + gan.discriminator.weights
+                              + gan.ema_generator.weights]
+
+    gan, history, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    _, history2, w2 = train(two_replicas)
+    assert max(np.abs(a - b).max() for a, b in zip(w1, w2)) < 1e-5
+    np.testing.assert_allclose(history["g_mode_seeking"], history2["g_mode_seeking"], rtol=1e-4)
+    assert gan.num_classes is None and gan.generate(3, seed=0).shape == (3, 28, 28, 1)
+    with pytest.raises(ConfigError, match="not class-conditional"):
+        gan.generate(2, labels=[0, 1])
+
+
+def test_self_conditioned_d_sees_the_real_ids_and_the_ones_g_derived():
+    """With all prior mass on cluster 2, every fake reaches D as cluster 2; the real batch keeps its ids."""
+    seen = []
+
+    class Record(keras.layers.Layer):
+        def call(self, ids):
+            if tf.executing_eagerly():
+                seen.append(keras.ops.convert_to_numpy(ids))
+            return ids
+
+    keras.utils.set_random_seed(0)
+    gan = _self_conditioned_gan(prior=[0.0, 0.0, 1.0, 0.0])
+    inner = gan.discriminator
+    x, y = keras.Input((28, 28, 1)), keras.Input((), dtype="int32")
+    gan.discriminator = keras.Model([x, y], inner([x, Record()(y)]))
+    images = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    real_ids = np.array([0, 1, 3, 0, 1, 3, 0, 1], "int32")
+    gan.train_step((tf.constant(images), tf.constant(real_ids)))
+    d_step, g_step = seen[0], seen[-1]
+    np.testing.assert_array_equal(d_step, np.concatenate([real_ids, np.full(8, 2)]))  # one D call on [real; fake]
+    np.testing.assert_array_equal(g_step, np.full(8, 2))
+
+
+def test_self_conditioned_gan_errors_name_what_is_missing():
+    gan = _self_conditioned_gan()
+    with pytest.raises(ConfigError, match="trains on \\(images, cluster ids\\) batches"):
+        gan.fit(_data(), epochs=1, verbose=0)
+    from kgan import features
+
+    G = features.self_conditioned(nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4)), 4)
+    with pytest.raises(ConfigError, match="needs a discriminator taking \\[images, cluster ids\\]"):
+        kgan.GAN(G, nets.dcgan_discriminator(filters=(8, 16)))

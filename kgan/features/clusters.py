@@ -1,0 +1,182 @@
+"""Self-conditioning on k-means clusters of the data: a conditional GAN without labels.
+
+Liu et al., "Diverse Image Generation via Self-Conditioned GANs" (CVPR 2020),
+condition both networks on cluster ids of the real images instead of class
+labels; the generator then covers every cluster and each conditional is
+easier to fit. kgan clusters the pixels once before training (k-means on up
+to `MAX_FIT_IMAGES` images; the paper re-clusters D's features during
+training) and keeps the generator unconditional to its users:
+
+- `fit_clusters(images, k)`: k-means centroids and the share of images in each cluster;
+- `label_batches(ds, centroids)`: real batches become `(images, nearest-centroid ids)`;
+- `LatentCluster`: a layer that derives the cluster id from the first latent
+  coordinate, with the clusters' shares as probabilities (z_0 ~ N(0, 1) through
+  the normal CDF, then the bin of the cumulative shares it falls in);
+- `self_conditioned(generator, k)`: a conditional generator `[latents, labels]`
+  wrapped as `latents -> images` with a `LatentCluster` inside.
+
+`kgan.GAN` finds the `LatentCluster` in such a generator and gives the
+discriminator the cluster id of every fake image (the one G derived) and of
+every real one (the one `label_batches` attached). Samples, evaluation and
+export see a plain `latents -> images` generator: the exported signature is
+that of an unconditional GAN.
+
+Example:
+
+```python
+images, _ = kgan.data.arrays("mnist", data_dir="../shared/data/mnist", with_labels=False)
+centroids, prior = fit_clusters(images, 100)
+G = self_conditioned(kgan.nets.cdcgan_generator(num_classes=100), 100, prior=prior)
+D = kgan.nets.cdcgan_discriminator(num_classes=100)
+gan = kgan.GAN(G, D)
+gan.compile()
+gan.fit(label_batches(kgan.data.load("mnist", batch_size=64, data_dir=...), centroids), epochs=1)
+```
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kgan.errors import ConfigError
+
+MAX_FIT_IMAGES = 20_000  # k-means sees at most this many images (a random subset, seeded)
+
+# Phi(x) ~ 0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), |error| < 2e-4: built from ops every
+# export format has (TFLite has no erf). Training and export use the same function, so the
+# approximation only moves the bin edges by that much.
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+def _check_k(num_clusters, what="num_clusters"):
+    if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)) or num_clusters < 2:
+        raise ConfigError(f"{what} must be an integer >= 2, got {num_clusters!r}")
+    return int(num_clusters)
+
+
+def _flat(images):
+    """Images (uint8, or float in [-1, 1]) as float32 `[N, H*W*C]` in [-1, 1], the training range."""
+    x = np.asarray(images)
+    x = x.astype("float32") / 127.5 - 1.0 if x.dtype == np.uint8 else x.astype("float32")
+    return x.reshape(len(x), -1)
+
+
+def fit_clusters(images, num_clusters, seed=0, max_images=MAX_FIT_IMAGES):
+    """k-means on the pixels of `images`: `(centroids [K, H*W*C] float32, prior [K] float32)`.
+
+    `images`: uint8 `[N, H, W, C]`, or floats in [-1, 1]. `prior[k]` is the share of
+    the images nearest to centroid k. k-means is scikit-learn's (k-means++
+    seeding, Lloyd iterations), on a seeded subset of at most `max_images` images.
+
+    Example:
+
+    >>> centroids, prior = fit_clusters(images, 100)
+    >>> centroids.shape, round(float(prior.sum()), 6)
+    ((100, 784), 1.0)
+    """
+    from sklearn.cluster import KMeans
+
+    k = _check_k(num_clusters)
+    x = _flat(images)
+    if len(x) < k:
+        raise ConfigError(f"cannot make {k} clusters from {len(x)} images: use at most {len(x)} clusters")
+    if len(x) > max_images:
+        x = x[np.random.default_rng(seed).choice(len(x), max_images, replace=False)]
+    km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(x)
+    counts = np.bincount(km.labels_, minlength=k).astype("float64")
+    return km.cluster_centers_.astype("float32"), (counts / counts.sum()).astype("float32")
+
+
+def assign(images, centroids):
+    """The nearest centroid of each image, as int32 `[N]` (a TensorFlow op: runs inside tf.data)."""
+    x = tf.reshape(tf.cast(images, tf.float32), [tf.shape(images)[0], -1])
+    c = tf.constant(np.asarray(centroids, "float32"))
+    # argmin |x - c|^2 = argmin |c|^2 - 2 x.c  (|x|^2 is the same for every centroid)
+    d = tf.reduce_sum(c * c, axis=1)[None, :] - 2.0 * tf.matmul(x, c, transpose_b=True)
+    return tf.argmin(d, axis=1, output_type=tf.int32)
+
+
+def label_batches(ds, centroids):
+    """Maps a dataset of image batches in [-1, 1] to `(images, cluster ids)` batches."""
+    if isinstance(ds.element_spec, tuple):
+        raise ConfigError("label_batches takes batches of images only (load the data with_labels=False)")
+    return ds.map(lambda x: (x, assign(x, centroids)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class LatentCluster(keras.layers.Layer):
+    """Latents `[B, d]` to cluster ids `[B]` (int32), drawn with the clusters' shares.
+
+    u = Phi(z_0) is uniform for z_0 ~ N(0, 1); the id is the bin of the
+    cumulative shares u falls in, so ids follow `prior`. The shares live in a
+    non-trainable weight (`cdf`), so checkpoints and exports carry them.
+
+    Args:
+        num_clusters: K.
+        prior: the K shares (default: uniform); `set_prior` changes them later.
+
+    Example:
+
+    >>> layer = LatentCluster(3, prior=[0.5, 0.25, 0.25])
+    >>> np.bincount(layer(np.random.normal(size=(10000, 8))), minlength=3) / 10000
+    array([0.5 , 0.25, 0.25])   # about
+    """
+
+    def __init__(self, num_clusters, prior=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.num_clusters = _check_k(num_clusters)
+        self.cdf = self.add_weight(shape=(self.num_clusters,), name="cdf", trainable=False,
+                                   initializer=keras.initializers.Constant(self._cdf(None)))
+        if prior is not None:
+            self.set_prior(prior)
+
+    def _cdf(self, prior):
+        if prior is None:
+            return np.arange(1, self.num_clusters + 1, dtype="float32") / self.num_clusters
+        p = np.asarray(prior, "float64").reshape(-1)
+        if p.shape != (self.num_clusters,) or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
+            raise ConfigError(f"prior must be {self.num_clusters} non-negative shares, got {np.asarray(prior)!r}")
+        return (np.cumsum(p) / p.sum()).astype("float32")
+
+    def set_prior(self, prior):
+        """Sets the clusters' shares (normalized to sum to 1)."""
+        self.cdf.assign(self._cdf(prior))
+
+    @property
+    def prior(self):
+        """The K shares as numpy float32."""
+        cdf = keras.ops.convert_to_numpy(self.cdf)
+        return np.diff(np.concatenate([[0.0], cdf])).astype("float32")
+
+    def call(self, latents):
+        x = keras.ops.cast(latents[:, 0], "float32")
+        u = 0.5 * (1.0 + keras.ops.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+        above = keras.ops.cast(keras.ops.expand_dims(u, 1) > keras.ops.expand_dims(self.cdf[:-1], 0), "int32")
+        return keras.ops.sum(above, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self):
+        return {**super().get_config(), "num_clusters": self.num_clusters}
+
+
+def self_conditioned(generator, num_clusters, prior=None):
+    """Wraps a conditional generator `[latents, labels] -> images` as `latents -> images`.
+
+    The label is the `LatentCluster` id of the latents; `kgan.GAN` hands the same
+    id to the discriminator. See the module docstring.
+    """
+    if len(generator.inputs) != 2:
+        raise ConfigError("self_conditioned needs a conditional generator taking [latents, labels] "
+                          "(e.g. kgan.nets.cdcgan_generator)")
+    z = keras.Input(shape=tuple(generator.inputs[0].shape[1:]), name="latents")
+    cluster = LatentCluster(num_clusters, prior=prior, name="latent_cluster")(z)
+    return keras.Model(z, generator([z, cluster]), name=f"self_conditioned_{generator.name}")
+
+
+def find_latent_cluster(generator):
+    """The `LatentCluster` layer of a `self_conditioned` generator, or None."""
+    return next((layer for layer in getattr(generator, "layers", []) if isinstance(layer, LatentCluster)), None)
