@@ -34,6 +34,8 @@ flags.DEFINE_boolean("d_batchnorm", False, "BatchNorm in the dcgan discriminator
 flags.DEFINE_boolean("sync_batchnorm", False, "Synchronize BatchNorm statistics across replicas.")
 flags.DEFINE_boolean("spectral_norm", False, "Spectral normalization on every D layer (dcgan, cdcgan).")
 flags.DEFINE_integer("num_classes", 10, "Classes of a conditional network (cdcgan).")
+flags.DEFINE_integer("clusters", 0, "Condition a conditional network (cdcgan) on this many k-means clusters of the "
+                     "images instead of labels: an unconditional GAN to its users (kgan.features.clusters; 0 = off).")
 # objective
 flags.DEFINE_string("loss", "non_saturating", "GAN loss (kgan.losses): non_saturating, minimax, wasserstein, "
                     "hinge, least_squares, relativistic_average.")

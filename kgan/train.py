@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Settings that must match when a run continues in an existing workdir.
 _RESUME_KEYS = ("dataset", "network", "latent_dim", "loss", "image_shape", "d_filters", "g_filters",
-                "kernel_size", "d_batchnorm", "spectral_norm", "num_classes", "ema_decay")
+                "kernel_size", "d_batchnorm", "spectral_norm", "num_classes", "clusters", "ema_decay")
 
 
 @dataclasses.dataclass
@@ -60,6 +60,7 @@ class TrainConfig:
     sync_batchnorm: bool = False
     spectral_norm: bool = False
     num_classes: int = 10
+    clusters: int = 0  # > 0: condition a conditional network on that many k-means clusters, not labels
     # objective
     loss: str = "non_saturating"
     d_steps: int = 1
@@ -135,6 +136,13 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1) (or unset for no EMA), got {self.ema_decay!r}")
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise ConfigError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
+        if isinstance(self.clusters, bool) or not isinstance(self.clusters, int) or self.clusters < 0 \
+                or self.clusters == 1:
+            raise ConfigError(f"clusters must be 0 (condition on labels, if at all) or an integer >= 2, "
+                              f"got {self.clusters!r}")
+        if self.clusters and self.network not in nets.CONDITIONAL:
+            raise ConfigError(f"clusters={self.clusters} conditions a conditional network on k-means clusters: "
+                              f"use --network={' or '.join(sorted(nets.CONDITIONAL))}, not {self.network!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         if self.on_nan not in ("stop", "rollback"):
@@ -164,11 +172,15 @@ def _positive_float(name, v):
         raise ConfigError(f"{name} must be a positive number, got {v!r}")
 
 
-def build_gan(config, image_shape):
-    """Builds and compiles the `GAN` that `config` describes (call inside the strategy scope)."""
+def build_gan(config, image_shape, cluster_prior=None):
+    """Builds and compiles the `GAN` that `config` describes (call inside the strategy scope).
+
+    With `config.clusters`, `cluster_prior` is the clusters' shares (uniform if None:
+    a checkpoint restores them).
+    """
     import keras
 
-    from kgan import nets
+    from kgan import features, nets
     from kgan.gan import GAN
 
     conditional = config.network in nets.CONDITIONAL
@@ -190,14 +202,17 @@ def build_gan(config, image_shape):
         if config.d_filters:
             d_kwargs["units"] = tuple(config.d_filters)
     if conditional:
-        g_kwargs["num_classes"] = d_kwargs["num_classes"] = config.num_classes
+        g_kwargs["num_classes"] = d_kwargs["num_classes"] = config.clusters or config.num_classes
+    generator = nets.get_generator(config.network, **g_kwargs)
+    if config.clusters:
+        generator = features.self_conditioned(generator, config.clusters, prior=cluster_prior)
     gan = GAN(
-        nets.get_generator(config.network, **g_kwargs),
+        generator,
         nets.get_discriminator(config.network, **d_kwargs),
         latent_dim=config.latent_dim,
         seed=config.seed,
         ema_decay=config.ema_decay,
-        num_classes=config.num_classes if conditional else None,
+        num_classes=config.num_classes if conditional and not config.clusters else None,
     )
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
@@ -336,15 +351,25 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     from kgan import nets
 
     ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, split=config.split,
-                   seed=config.seed, with_labels=config.network in nets.CONDITIONAL)
+                   seed=config.seed, with_labels=config.network in nets.CONDITIONAL and not config.clusters)
     image_shape = data.image_shape(ds)
     check_workdir(workdir, config, image_shape)
+    cluster_prior = None
+    if config.clusters:
+        from kgan import features
+
+        images, _ = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=False,
+                                max_images=features.clusters.MAX_FIT_IMAGES)
+        log.info("k-means: %d clusters of %d images", config.clusters, len(images))
+        centroids, cluster_prior = features.fit_clusters(images, config.clusters, seed=config.seed)
+        del images
+        ds = features.label_batches(ds, centroids)
 
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     with strategy.scope():
-        gan = build_gan(config, image_shape)
+        gan = build_gan(config, image_shape, cluster_prior)
 
     _check_writable(write_dir)
     from kgan.io import atomic_write

@@ -63,8 +63,10 @@ def source_for(name, data_dir=None):
     return "tfds"
 
 
-def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None):
+def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None, max_images=None):
     """Every image of a source as uint8 numpy `[N, H, W, C]` (and int32 labels `[N]`, or None).
+
+    `max_images`: stop after that many (the source's first ones).
 
     For evaluation (the reference classifier, the real side of the metrics).
 
@@ -77,6 +79,8 @@ def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None
     import numpy as np
 
     ds, _ = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
+    if max_images is not None:
+        ds = ds.take(max_images)
     parts = list(ds.batch(4096).as_numpy_iterator())
     if not parts:
         raise DataError(f"dataset {name!r} ({data_dir or 'TFDS'}) holds no images")
