@@ -3,13 +3,15 @@
     python bench/ablation.py --set=compact --minutes=4    # networks, rates, batch, loss: 10 runs, ~50 minutes
     python bench/ablation.py --set=tutorial --minutes=3   # batch, EMA, TTUR, smoothing, noise: 8 runs
     python bench/ablation.py --set=tutorial --epochs=5    # the same at an equal number of epochs
+    python bench/ablation.py --set=clusters --minutes=3   # self-conditioning: clusters, mode seeking: 6 runs
 
 Every run is a flagfile plus a few flags, trained on the real MNIST digits one after the other and
 scored on 10,000 samples with kgan's quality metrics. `tutorial` changes one thing at a time in
 flags/dcgan_tutorial.cfg (the TensorFlow tutorial's networks at batch 64 with EMA, kgan's first
 recipe); `compact` starts from the same file and shrinks the networks, then tunes the learning rate,
-batch, loss and regularizer: the path to flags/dcgan.cfg. Prints a Markdown table and writes
-bench/results/ablation-<set>.json.
+batch, loss and regularizer: the path to the compact networks; `clusters` varies the k-means
+self-conditioning of flags/dcgan.cfg (kgan.features.clusters) and its mode-seeking term. Prints a
+Markdown table and writes bench/results/ablation-<set>.json.
 """
 
 import argparse
@@ -29,6 +31,15 @@ SETS = {
         "instance noise 0.1, decaying over 2000 D steps": ("dcgan_tutorial", ["--instance_noise=0.1",
                                                                               "--instance_noise_steps=2000"]),
         "EMA 0.99": ("dcgan_tutorial", ["--ema_decay=0.99"]),
+    },
+    "clusters": {
+        "no clusters, no mode seeking (the compact recipe before self-conditioning)": (
+            "dcgan", ["--network=dcgan", "--clusters=0", "--mode_seeking=0"]),
+        "10 clusters": ("dcgan", ["--clusters=10"]),
+        "30 clusters": ("dcgan", ["--clusters=30"]),
+        "100 clusters (dcgan.cfg)": ("dcgan", []),
+        "100 clusters, no mode seeking": ("dcgan", ["--mode_seeking=0"]),
+        "300 clusters": ("dcgan", ["--clusters=300"]),
     },
     "compact": {
         "tutorial networks: G 256-128-64, D 64-128, 5x5": ("dcgan_tutorial", []),

@@ -56,8 +56,17 @@ def test_dcgan_flagfile_run_fills_the_output_dir(tmp_path, mnist_dir):
     assert _csv_epochs(out / "metrics.csv") == [0, 1]
     assert any(f.startswith("events") for _, _, fs in os.walk(out / "tensorboard") for f in fs)
     flags_text = (out / "flags.cfg").read_text()
-    assert "--batch_size=32" in flags_text and "--network=dcgan" in flags_text
+    assert "--batch_size=32" in flags_text and "--clusters=100" in flags_text
     assert "10000 images" in r.stderr  # the loader says what it found
+    assert "k-means: 100 clusters of 10000 images" in r.stderr
+
+
+def test_more_clusters_than_images_is_one_line_and_writes_nothing(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    r = run(["--flagfile=flags/dcgan.cfg", f"--data_dir={mnist_dir}", f"--output_dir={out}", "--clusters=20000"])
+    assert r.returncode == 2, r.stderr[-2000:]
+    _assert_one_line_error(r.stderr, "cannot make 20000 clusters from 10000 images")
+    assert not out.exists()
 
 
 def test_conditional_flagfile_trains_with_mode_seeking(tmp_path, mnist_dir):
@@ -126,6 +135,7 @@ def test_resumes_after_sigkill(tmp_path, mnist_dir):
         (["--epochs=abc"], "--epochs"),
         (["--no_such_flag=1"], "no_such_flag"),
         (["--g_filters=a,b"], "g_filters"),
+        (["--clusters=-3"], "clusters must be 0 (condition on labels, if at all) or an integer >= 2, got -3"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
