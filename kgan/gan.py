@@ -87,6 +87,14 @@ class GAN(keras.Model):
         if latent_dim is None:
             latent_dim = int(generator.inputs[0].shape[-1])
         conditional = len(generator.inputs) == 2
+        # A self-conditioned generator (kgan.features.clusters) derives a cluster id from the latents;
+        # D is then conditional on it: fakes get G's id, real batches carry theirs.
+        self.latent_cluster = clusters.find_latent_cluster(generator)
+        if self.latent_cluster is not None:
+            if num_classes is not None or len(discriminator.inputs) != 2:
+                raise ConfigError("a self-conditioned generator needs a discriminator taking [images, cluster ids] "
+                                  "(e.g. kgan.nets.cdcgan_discriminator) and no num_classes")
+            clusters.check_fits(discriminator, self.latent_cluster.num_clusters, "discriminator")
         if conditional and num_classes is None:
             raise ConfigError("this generator takes [latents, labels]: pass num_classes to GAN")
         if num_classes is not None:
@@ -98,12 +106,6 @@ class GAN(keras.Model):
             if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
                 raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
         self.num_classes = None if num_classes is None else int(num_classes)
-        # A self-conditioned generator (kgan.features.clusters) derives a cluster id from the latents;
-        # D is then conditional on it: fakes get G's id, real batches carry theirs.
-        self.latent_cluster = clusters.find_latent_cluster(generator)
-        if self.latent_cluster is not None and (num_classes is not None or len(discriminator.inputs) != 2):
-            raise ConfigError("a self-conditioned generator needs a discriminator taking [images, cluster ids] "
-                              "(e.g. kgan.nets.cdcgan_discriminator) and no num_classes")
         if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
             raise ConfigError(f"latent_dim must be a positive integer, got {latent_dim!r}")
         self.generator = generator

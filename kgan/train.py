@@ -5,6 +5,7 @@ one); `train_and_evaluate` checks it, builds the strategy, data, networks and
 GAN, and runs `fit` with the callbacks that fill `workdir`:
 
     workdir/config.json        the settings of the run (checked on resume)
+    workdir/clusters.npz       with `clusters`: the k-means centroids and shares (reused on resume)
     workdir/samples/*.png      a sample grid per epoch, same latents each time
     workdir/progress.gif       those grids animated
     workdir/losses.png, .csv   losses and D outputs against generator step
@@ -231,6 +232,43 @@ def build_gan(config, image_shape, cluster_prior=None):
     return gan
 
 
+CLUSTERS_FILE = "clusters.npz"
+
+
+def _clusters(config, workdir, image_shape):
+    """`(centroids, prior, bytes to write or None)`: the run's own clusters on resume, else k-means.
+
+    The ids the networks' embeddings learned are the clusters' indices, so a
+    resumed run must label real batches with the same centroids even if the
+    data, seed or k-means library changed: they are saved with the run.
+    """
+    import io
+
+    import numpy as np
+
+    from kgan import data, features
+
+    path = os.path.join(workdir, CLUSTERS_FILE)
+    if os.path.exists(path):
+        try:
+            with np.load(path) as f:
+                centroids, prior = f["centroids"], f["prior"]
+        except (OSError, ValueError, KeyError) as e:
+            raise ConfigError(f"{path} is unreadable ({e}): use a new output directory") from e
+        if centroids.shape != (config.clusters, int(np.prod(image_shape))) or prior.shape != (config.clusters,):
+            raise ConfigError(f"{path} holds centroids of shape {centroids.shape}, not {config.clusters} clusters "
+                              f"of {tuple(image_shape)} images: use a new output directory")
+        log.info("k-means: %d clusters from %s", config.clusters, path)
+        return centroids, prior, None
+    images, _ = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=False,
+                            max_images=5 * features.clusters.MAX_FIT_IMAGES, seed=config.seed)
+    log.info("k-means: %d clusters of %d images", config.clusters, min(len(images), features.clusters.MAX_FIT_IMAGES))
+    centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed)
+    buf = io.BytesIO()
+    np.savez(buf, centroids=centroids, prior=prior)
+    return centroids, prior, buf.getvalue()
+
+
 def check_workdir(workdir, config, image_shape):
     """Raises ConfigError if `workdir` holds a run whose settings can't continue as `config`."""
     path = os.path.join(workdir, "config.json")
@@ -242,8 +280,9 @@ def check_workdir(workdir, config, image_shape):
     except (OSError, ValueError) as e:
         raise ConfigError(f"{path} is unreadable ({e}): use a new output directory") from e
     new = {**dataclasses.asdict(config), "image_shape": list(image_shape)}
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for key in _RESUME_KEYS:
-        a, b = old.get(key), new.get(key)
+        a, b = old.get(key, defaults.get(key)), new.get(key)  # a key added later has its default in older runs
         if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
             a, b = list(a) if a else a, list(b) if b else b
         if a != b:
@@ -354,15 +393,11 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
                    seed=config.seed, with_labels=config.network in nets.CONDITIONAL and not config.clusters)
     image_shape = data.image_shape(ds)
     check_workdir(workdir, config, image_shape)
-    cluster_prior = None
+    cluster_prior = clusters_bytes = None
     if config.clusters:
+        centroids, cluster_prior, clusters_bytes = _clusters(config, workdir, image_shape)
         from kgan import features
 
-        images, _ = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=False,
-                                max_images=features.clusters.MAX_FIT_IMAGES)
-        log.info("k-means: %d clusters of %d images", config.clusters, len(images))
-        centroids, cluster_prior = features.fit_clusters(images, config.clusters, seed=config.seed)
-        del images
         ds = features.label_batches(ds, centroids)
 
     keras.utils.set_random_seed(config.seed)
@@ -378,6 +413,8 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
         atomic_write(os.path.join(workdir, "config.json"),
                      json.dumps({**dataclasses.asdict(config), "image_shape": list(image_shape)},
                                 indent=2, sort_keys=True, default=list))
+        if clusters_bytes is not None:
+            atomic_write(os.path.join(workdir, CLUSTERS_FILE), clusters_bytes)
         for name, text in (run_files or {}).items():
             atomic_write(os.path.join(workdir, name), text)
     if config.steps_per_epoch:

@@ -350,26 +350,37 @@ def test_self_conditioned_gan_matches_on_two_replicas_and_samples_like_an_uncond
 
 
 def test_self_conditioned_d_sees_the_real_ids_and_the_ones_g_derived():
-    """With all prior mass on cluster 2, every fake reaches D as cluster 2; the real batch keeps its ids."""
-    seen = []
+    """D gets the real batch's ids and, for each fake, the cluster of the latent G drew it from."""
+    seen_ids, seen_z = [], []
 
-    class Record(keras.layers.Layer):
-        def call(self, ids):
-            if tf.executing_eagerly():
-                seen.append(keras.ops.convert_to_numpy(ids))
-            return ids
+    def Record(into):  # a pass-through layer that keeps what it saw (eager calls)
+        class _Record(keras.layers.Layer):
+            def call(self, x):
+                if tf.executing_eagerly():
+                    into.append(keras.ops.convert_to_numpy(x))
+                return x
+
+        return _Record()
 
     keras.utils.set_random_seed(0)
-    gan = _self_conditioned_gan(prior=[0.0, 0.0, 1.0, 0.0])
-    inner = gan.discriminator
+    gan = _self_conditioned_gan(prior=[0.1, 0.2, 0.3, 0.4])
+    inner_d, inner_g = gan.discriminator, gan.generator
     x, y = keras.Input((28, 28, 1)), keras.Input((), dtype="int32")
-    gan.discriminator = keras.Model([x, y], inner([x, Record()(y)]))
-    images = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    real_ids = np.array([0, 1, 3, 0, 1, 3, 0, 1], "int32")
+    gan.discriminator = keras.Model([x, y], inner_d([x, Record(seen_ids)(y)]))
+    z = keras.Input((LATENT,))
+    gan.generator = keras.Model(z, inner_g(Record(seen_z)(z)))
+    images = np.random.RandomState(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    real_ids = np.random.RandomState(1).randint(0, 4, 32).astype("int32")
     gan.train_step((tf.constant(images), tf.constant(real_ids)))
-    d_step, g_step = seen[0], seen[-1]
-    np.testing.assert_array_equal(d_step, np.concatenate([real_ids, np.full(8, 2)]))  # one D call on [real; fake]
-    np.testing.assert_array_equal(g_step, np.full(8, 2))
+
+    def ids(latents):
+        return keras.ops.convert_to_numpy(gan.latent_cluster(latents))
+
+    d_step, g_step = seen_ids[0], seen_ids[-1]
+    np.testing.assert_array_equal(d_step, np.concatenate([real_ids, ids(seen_z[0])]))  # one D call on [real; fake]
+    np.testing.assert_array_equal(g_step, ids(seen_z[-1]))
+    assert len(set(g_step.tolist())) > 1  # a real mix of clusters, not one forced id
+    np.testing.assert_array_equal(g_step[0::2], g_step[1::2])  # mode-seeking pairs share z_0, hence a cluster
 
 
 def test_self_conditioned_gan_errors_name_what_is_missing():

@@ -40,3 +40,41 @@ def test_one_epoch_on_mocked_tfds_mnist(tmp_path):
 def test_config_errors_name_the_value(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         train.TrainConfig(**kwargs).validate()
+
+
+def _tiny(mnist_dir, **kwargs):
+    return train.TrainConfig(**{**dict(dataset="idx", data_dir=mnist_dir, network="cdcgan", g_filters=(16, 8, 4),
+                                       d_filters=(8, 16), latent_dim=8, batch_size=16, epochs=1, steps_per_epoch=3,
+                                       num_samples=4, verbose=0), **kwargs})
+
+
+def test_a_resumed_clusters_run_labels_with_its_saved_centroids(tmp_path, mnist_dir, monkeypatch):
+    """The embeddings learned cluster indices: a rerun (even with another seed) must not re-cluster."""
+    import numpy as np
+
+    from kgan import features
+
+    gan, _ = train.train_and_evaluate(_tiny(mnist_dir, clusters=5), str(tmp_path))
+    saved = (tmp_path / "clusters.npz").read_bytes()
+    with np.load(tmp_path / "clusters.npz") as f:
+        assert f["centroids"].shape == (5, 784) and abs(float(f["prior"].sum()) - 1) < 1e-5
+        np.testing.assert_allclose(gan.latent_cluster.prior, f["prior"], atol=1e-6)
+
+    def no_kmeans(*args, **kwargs):
+        raise AssertionError("k-means ran again on resume")
+
+    monkeypatch.setattr(features, "fit_clusters", no_kmeans)
+    gan, history = train.train_and_evaluate(_tiny(mnist_dir, clusters=5, epochs=2, seed=7), str(tmp_path))
+    assert history.epoch == [1]  # resumed, did not start over
+    assert (tmp_path / "clusters.npz").read_bytes() == saved
+    with np.load(tmp_path / "clusters.npz") as f:
+        np.testing.assert_allclose(gan.latent_cluster.prior, f["prior"], atol=1e-6)
+
+
+def test_a_run_from_before_a_setting_existed_resumes_with_its_default(tmp_path, mnist_dir):
+    train.train_and_evaluate(_tiny(mnist_dir, network="dcgan"), str(tmp_path))
+    config = json.load(open(tmp_path / "config.json"))
+    del config["clusters"]  # config.json as runs wrote it before --clusters
+    json.dump(config, open(tmp_path / "config.json", "w"))
+    _, history = train.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=2), str(tmp_path))
+    assert history.epoch == [1]

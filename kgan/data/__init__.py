@@ -63,10 +63,11 @@ def source_for(name, data_dir=None):
     return "tfds"
 
 
-def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None, max_images=None):
+def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None, max_images=None, seed=0):
     """Every image of a source as uint8 numpy `[N, H, W, C]` (and int32 labels `[N]`, or None).
 
-    `max_images`: stop after that many (the source's first ones).
+    `max_images`: at most that many: a uniformly random subset (seeded by `seed`,
+    in the source's order) when the source knows its size, else its first ones.
 
     For evaluation (the reference classifier, the real side of the metrics).
 
@@ -78,8 +79,15 @@ def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None
     """
     import numpy as np
 
-    ds, _ = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
-    if max_images is not None:
+    ds, num = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
+    if max_images is not None and num is not None and num > max_images:
+        import tensorflow as tf
+
+        keep = np.zeros(num, bool)
+        keep[np.random.default_rng(seed).choice(num, max_images, replace=False)] = True
+        keep = tf.constant(keep)
+        ds = ds.enumerate().filter(lambda i, *e: tf.gather(keep, i)).map(lambda i, *e: e if len(e) > 1 else e[0])
+    elif max_images is not None:
         ds = ds.take(max_images)
     parts = list(ds.batch(4096).as_numpy_iterator())
     if not parts:

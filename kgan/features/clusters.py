@@ -40,7 +40,7 @@ import tensorflow as tf
 
 from kgan.errors import ConfigError
 
-MAX_FIT_IMAGES = 20_000  # k-means sees at most this many images (a random subset, seeded)
+MAX_FIT_IMAGES = 20_000  # k-means sees at most this many images (a seeded random subset of more)
 
 # Phi(x) ~ 0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), |error| < 2e-4: built from ops every
 # export format has (TFLite has no erf). Training and export use the same function, so the
@@ -57,8 +57,35 @@ def _check_k(num_clusters, what="num_clusters"):
 def _flat(images):
     """Images (uint8, or float in [-1, 1]) as float32 `[N, H*W*C]` in [-1, 1], the training range."""
     x = np.asarray(images)
-    x = x.astype("float32") / 127.5 - 1.0 if x.dtype == np.uint8 else x.astype("float32")
+    if x.dtype == np.uint8:
+        x = x.astype("float32") / 127.5 - 1.0
+    elif np.issubdtype(x.dtype, np.floating):
+        x = x.astype("float32")
+        if x.size and (not np.all(np.isfinite(x)) or x.min() < -1.001 or x.max() > 1.001):
+            raise ConfigError("images for k-means must be uint8 or floats in [-1, 1] (the training range), got "
+                              f"floats in [{np.nanmin(x):.3g}, {np.nanmax(x):.3g}]")
+    else:
+        raise ConfigError(f"images for k-means must be uint8 or floats in [-1, 1], got dtype {x.dtype}")
     return x.reshape(len(x), -1)
+
+
+def _embedding_sizes(model):
+    """input_dim of every `keras.layers.Embedding` in `model` (nested models included)."""
+    sizes = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Embedding):
+            sizes.append(int(layer.input_dim))
+        elif isinstance(layer, keras.Model):
+            sizes.extend(_embedding_sizes(layer))
+    return sizes
+
+
+def check_fits(network, num_clusters, what):
+    """Raises ConfigError if `network` embeds fewer ids than `num_clusters`."""
+    small = [n for n in _embedding_sizes(network) if n < num_clusters]
+    if small:
+        raise ConfigError(f"{num_clusters} clusters need a {what} embedding at least {num_clusters} ids, "
+                          f"got one of {small[0]} (build it with num_classes={num_clusters})")
 
 
 def fit_clusters(images, num_clusters, seed=0, max_images=MAX_FIT_IMAGES):
@@ -77,11 +104,12 @@ def fit_clusters(images, num_clusters, seed=0, max_images=MAX_FIT_IMAGES):
     from sklearn.cluster import KMeans
 
     k = _check_k(num_clusters)
+    images = np.asarray(images)
+    if len(images) < k:
+        raise ConfigError(f"cannot make {k} clusters from {len(images)} images: use at most {len(images)} clusters")
+    if len(images) > max_images:
+        images = images[np.sort(np.random.default_rng(seed).choice(len(images), max_images, replace=False))]
     x = _flat(images)
-    if len(x) < k:
-        raise ConfigError(f"cannot make {k} clusters from {len(x)} images: use at most {len(x)} clusters")
-    if len(x) > max_images:
-        x = x[np.random.default_rng(seed).choice(len(x), max_images, replace=False)]
     km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(x)
     counts = np.bincount(km.labels_, minlength=k).astype("float64")
     return km.cluster_centers_.astype("float32"), (counts / counts.sum()).astype("float32")
@@ -137,7 +165,8 @@ class LatentCluster(keras.layers.Layer):
             return np.arange(1, self.num_clusters + 1, dtype="float32") / self.num_clusters
         p = np.asarray(prior, "float64").reshape(-1)
         if p.shape != (self.num_clusters,) or not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
-            raise ConfigError(f"prior must be {self.num_clusters} non-negative shares, got {np.asarray(prior)!r}")
+            raise ConfigError(f"prior must be {self.num_clusters} finite non-negative shares with a positive sum, "
+                              f"got shape {p.shape}, min {np.min(p) if p.size else None}, sum {np.sum(p)}")
         return (np.cumsum(p) / p.sum()).astype("float32")
 
     def set_prior(self, prior):
@@ -159,6 +188,9 @@ class LatentCluster(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
 
+    def compute_output_spec(self, latents):
+        return keras.KerasTensor((latents.shape[0],), dtype="int32")
+
     def get_config(self):
         return {**super().get_config(), "num_clusters": self.num_clusters}
 
@@ -172,6 +204,7 @@ def self_conditioned(generator, num_clusters, prior=None):
     if len(generator.inputs) != 2:
         raise ConfigError("self_conditioned needs a conditional generator taking [latents, labels] "
                           "(e.g. kgan.nets.cdcgan_generator)")
+    check_fits(generator, _check_k(num_clusters), "generator")
     z = keras.Input(shape=tuple(generator.inputs[0].shape[1:]), name="latents")
     cluster = LatentCluster(num_clusters, prior=prior, name="latent_cluster")(z)
     return keras.Model(z, generator([z, cluster]), name=f"self_conditioned_{generator.name}")

@@ -26,6 +26,18 @@ def idx_dir(tmp_path):
     return str(tmp_path)
 
 
+def test_arrays_max_images_is_a_seeded_random_subset_with_its_labels(idx_dir):
+    x, y = kgan.data.arrays("idx", data_dir=idx_dir, max_images=10, seed=0)
+    assert x.shape == (10, 28, 28, 1) and x.dtype == np.uint8
+    ids = x[:, 0, 0, 0]
+    np.testing.assert_array_equal(y % 255, ids % 255)  # pairs kept (image 39 is 255, label 255)
+    assert len(set(ids.tolist())) == 10 and list(ids) == sorted(ids)  # distinct, in the source's order
+    assert ids.max() >= 15  # not simply the first ten (P(all of 10 of 40 below 15) < 1e-3)
+    np.testing.assert_array_equal(kgan.data.arrays("idx", data_dir=idx_dir, max_images=10, seed=0)[0], x)
+    assert not np.array_equal(kgan.data.arrays("idx", data_dir=idx_dir, max_images=10, seed=1)[0], x)
+    assert len(kgan.data.arrays("idx", data_dir=idx_dir, max_images=100, with_labels=False)[0]) == 40
+
+
 def test_batches_scaled_shuffled_and_seeded(idx_dir):
     ds = kgan.data.load("idx", data_dir=idx_dir, batch_size=16, seed=1)
     batches = [b.numpy() for b in ds]

@@ -80,11 +80,49 @@ def test_latent_cluster_ids_follow_the_prior_and_depend_on_z0_only():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(z2)), ids[:1000])
 
 
-def test_latent_cluster_rejects_a_bad_prior():
-    with pytest.raises(ConfigError, match="prior must be 3 non-negative shares"):
+def test_latent_cluster_ids_are_the_bins_of_the_exact_normal_cdf():
+    """The tanh approximation of Phi only moves bin edges by < 2e-4: ids agree with math.erf's bins."""
+    import math
+
+    prior = np.random.default_rng(1).dirichlet(np.ones(100))
+    layer = clusters.LatentCluster(100, prior=prior)
+    z = np.random.default_rng(2).normal(size=(20_000, 4)).astype("float32")
+    u = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z[:, 0]])
+    edges = np.cumsum(prior)
+    exact = np.searchsorted(edges, u, side="left").clip(0, 99)
+    differ = keras.ops.convert_to_numpy(layer(z)) != exact
+    assert differ.mean() < 0.02  # ~1%: the latents within 2e-4 of one of the 99 edges
+    assert np.all(np.abs(u[differ, None] - edges[None, :-1]).min(1) < 2e-4)
+    # The symbolic output is int32 too (it feeds an int32 label input).
+    assert layer(keras.Input((4,))).dtype == "int32"
+
+
+def test_latent_cluster_rejects_a_bad_prior_in_one_line():
+    with pytest.raises(ConfigError, match="prior must be 3 finite non-negative shares") as e:
         clusters.LatentCluster(3, prior=[0.5, -0.1, 0.6])
-    with pytest.raises(ConfigError, match="prior must be 3 non-negative shares"):
+    with pytest.raises(ConfigError, match="prior must be 3 finite non-negative shares"):
         clusters.LatentCluster(3, prior=[1.0, 0.0])
+    with pytest.raises(ConfigError, match="got shape \\(50,\\)") as e:
+        clusters.LatentCluster(3, prior=np.ones(50))
+    assert "\n" not in str(e.value)
+
+
+def test_images_outside_the_training_range_are_refused():
+    x, _ = _blobs()
+    with pytest.raises(ConfigError, match="uint8 or floats in \\[-1, 1\\].*got floats in \\[0\\.6\\d*, 25\\d\\]"):
+        clusters.fit_clusters((x + 1) * 127.5, 3)
+    with pytest.raises(ConfigError, match="got dtype int64"):
+        clusters.fit_clusters(np.zeros((10, 4, 4, 1), "int64"), 3)
+
+
+def test_more_clusters_than_the_networks_embed_is_refused():
+    import kgan
+
+    with pytest.raises(ConfigError, match="10 clusters need a generator embedding.*got one of 4"):
+        clusters.self_conditioned(nets.cdcgan_generator(latent_dim=8, num_classes=4, filters=(16, 8, 4)), 10)
+    G = clusters.self_conditioned(nets.cdcgan_generator(latent_dim=8, num_classes=10, filters=(16, 8, 4)), 10)
+    with pytest.raises(ConfigError, match="10 clusters need a discriminator embedding.*got one of 4"):
+        kgan.GAN(G, nets.cdcgan_discriminator(num_classes=4, filters=(8, 16)))
 
 
 def test_self_conditioned_generator_is_latents_to_images_and_the_cluster_matters():

@@ -1,0 +1,53 @@
+"""Exporting a self-conditioned generator (kgan.features.clusters): latents in, images out, same as Keras."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kgan
+from kgan import export, features
+
+LATENT_DIM = 8
+CLUSTERS = 5
+
+
+@pytest.fixture(scope="module")
+def sgan():
+    """An untrained self-conditioned GAN with uneven cluster shares: random weights are enough for parity."""
+    keras.utils.set_random_seed(2)
+    g = features.self_conditioned(
+        kgan.nets.cdcgan_generator(latent_dim=LATENT_DIM, num_classes=CLUSTERS, filters=(16, 8, 4)), CLUSTERS,
+        prior=[0.4, 0.1, 0.2, 0.05, 0.25])
+    return kgan.GAN(g, kgan.nets.cdcgan_discriminator(num_classes=CLUSTERS, filters=(4, 8)))
+
+
+@pytest.fixture(scope="module")
+def sexported(sgan, tmp_path_factory):
+    return export.export_generator(sgan, tmp_path_factory.mktemp("sexports"), tflite_variants=("float32", "int8_full"))
+
+
+def test_the_export_is_unconditional_and_matches_keras(sgan, sexported):
+    loaded = tf.saved_model.load(sexported.saved_model)
+    _, inputs = loaded.signatures["serving_default"].structured_input_signature
+    assert set(inputs) == {"latent"} and sexported.num_classes is None
+    z = sgan.latents(64, seed=3)
+    ids = keras.ops.convert_to_numpy(sgan.latent_cluster(z))
+    assert len(set(ids.tolist())) == CLUSTERS  # every cluster's path is compared
+    want = sgan.generate(64, latents=z)
+    got = loaded.signatures["serving_default"](latent=tf.constant(z))["images"].numpy()
+    assert np.abs(got - want).max() <= 1e-5
+    tfl = export.TFLiteGenerator(sexported.tflite["float32"])(z)
+    assert np.abs(tfl - want).max() <= 1e-4
+    # The cluster a latent falls in decides the image: moving z_0 into another cluster changes it.
+    z2 = z.copy()
+    z2[:, 0] = -z2[:, 0]
+    moved = keras.ops.convert_to_numpy(sgan.latent_cluster(z2)) != ids
+    assert moved.any()
+    other = loaded.signatures["serving_default"](latent=tf.constant(z2))["images"].numpy()
+    assert np.abs(other[moved] - want[moved]).max() > 1e-3
+
+
+def test_full_integer_is_skipped_with_the_reason(sexported):
+    assert "int8_full" not in sexported.tflite
+    assert "int8_dynamic" in sexported.tflite_skipped["int8_full"]
