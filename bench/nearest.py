@@ -3,8 +3,9 @@
     python bench/nearest.py RUN_DIR [RUN_DIR ...] [--data_dir=../shared/data/mnist] [--samples=2000]
 
 For each run (a train.py output directory) it draws `--samples` images from the EMA generator and
-measures the L2 distance (pixels in [0, 1]) from each to its nearest training image. The reference
-is the same for held-out real digits: half of the real images against the other half. A generator
+measures the L2 distance (pixels in [0, 1]) from each to its nearest training image (all the real
+images). The reference is the same for `--samples` held-out real digits against the other real
+images (fewer than the samples are compared with: a conservative reference). A generator
 that memorizes puts many samples much closer to a training image than real digits ever are to
 each other; the table gives the median distance and the share of samples closer than the 1st
 percentile of the real-to-real distances ("near copies": 1% for real data by construction).
