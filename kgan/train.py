@@ -419,9 +419,9 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
             atomic_write(os.path.join(workdir, name), text)
     if config.steps_per_epoch:
         ds = ds.repeat()  # a capped epoch continues where the last one stopped
-    log.info("training %s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",
-             config.network, config.loss, config.dataset, image_shape, config.batch_size,
-             strategy.num_replicas_in_sync, workdir)
+    log.info("training %s%s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",
+             config.network, f" self-conditioned on {config.clusters} clusters" if config.clusters else "",
+             config.loss, config.dataset, image_shape, config.batch_size, strategy.num_replicas_in_sync, workdir)
     evaluator = quality_evaluator(config) if config.eval_every else None
     cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
                             preemption=not distribute.task_name(strategy), evaluator=evaluator)

@@ -59,6 +59,7 @@ def test_dcgan_flagfile_run_fills_the_output_dir(tmp_path, mnist_dir):
     assert "--batch_size=32" in flags_text and "--clusters=100" in flags_text
     assert "10000 images" in r.stderr  # the loader says what it found
     assert "k-means: 100 clusters of 10000 images" in r.stderr
+    assert "training cdcgan self-conditioned on 100 clusters" in r.stderr
 
 
 def test_more_clusters_than_images_is_one_line_and_writes_nothing(tmp_path, mnist_dir):
