@@ -4,13 +4,15 @@
     python bench/ablation.py --set=tutorial --minutes=3   # batch, EMA, TTUR, smoothing, noise: 8 runs
     python bench/ablation.py --set=tutorial --epochs=5    # the same at an equal number of epochs
     python bench/ablation.py --set=clusters --minutes=3   # self-conditioning: clusters, mode seeking: 6 runs
+    python bench/ablation.py --set=architecture --minutes=3   # LeakyReLU slope, BatchNorm in D, kernels: 6 runs
 
 Every run is a flagfile plus a few flags, trained on the real MNIST digits one after the other and
 scored on 10,000 samples with kgan's quality metrics. `tutorial` changes one thing at a time in
 flags/dcgan_tutorial.cfg (the TensorFlow tutorial's networks at batch 64 with EMA, kgan's first
 recipe); `compact` starts from the same file and shrinks the networks, then tunes the learning rate,
 batch, loss and regularizer: the path to the compact networks; `clusters` varies the k-means
-self-conditioning of flags/dcgan.cfg (kgan.features.clusters) and its mode-seeking term. Prints a
+self-conditioning of flags/dcgan.cfg (kgan.features.clusters) and its mode-seeking term;
+`architecture` varies flags/dcgan.cfg's LeakyReLU slope, BatchNorm in D and kernel size. Prints a
 Markdown table and writes bench/results/ablation-<set>.json.
 """
 
@@ -40,6 +42,14 @@ SETS = {
         "100 clusters (dcgan.cfg)": ("dcgan", []),
         "100 clusters, no mode seeking": ("dcgan", ["--mode_seeking=0"]),
         "300 clusters": ("dcgan", ["--clusters=300"]),
+    },
+    "architecture": {
+        "dcgan.cfg (LeakyReLU 0.2, no BatchNorm in D, 4x4 kernels)": ("dcgan", []),
+        "LeakyReLU slope 0.1": ("dcgan", ["--negative_slope=0.1"]),
+        "LeakyReLU slope 0.3": ("dcgan", ["--negative_slope=0.3"]),
+        "BatchNorm in D": ("dcgan", ["--d_batchnorm"]),
+        "3x3 kernels": ("dcgan", ["--kernel_size=3"]),
+        "5x5 kernels": ("dcgan", ["--kernel_size=5"]),
     },
     "compact": {
         "tutorial networks: G 256-128-64, D 64-128, 5x5": ("dcgan_tutorial", []),
