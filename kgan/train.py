@@ -260,9 +260,10 @@ def _clusters(config, workdir, image_shape):
                               f"of {tuple(image_shape)} images: use a new output directory")
         log.info("k-means: %d clusters from %s", config.clusters, path)
         return centroids, prior, None
+    # A seeded random subset of at most MAX_FIT_IMAGES, drawn while reading (never the whole source in memory).
     images, _ = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=False,
-                            max_images=5 * features.clusters.MAX_FIT_IMAGES, seed=config.seed)
-    log.info("k-means: %d clusters of %d images", config.clusters, min(len(images), features.clusters.MAX_FIT_IMAGES))
+                            max_images=features.clusters.MAX_FIT_IMAGES, seed=config.seed)
+    log.info("k-means: %d clusters of %d images", config.clusters, len(images))
     centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed)
     buf = io.BytesIO()
     np.savez(buf, centroids=centroids, prior=prior)
