@@ -234,6 +234,22 @@ class GAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skips Keras's symbolic build: a `GAN` is built when made and compiles no loss or metric.
+
+        Under a strategy, Keras 3 `fit` first draws a batch and reduces it
+        across replicas (`strategy.reduce("MEAN", batch)`) only to build the
+        model from its shapes. `MultiWorkerMirroredStrategy` cannot reduce a
+        tuple, so every `(images, labels)` batch (conditional and
+        self-conditioned GANs) failed with "Attempt to convert a value
+        (PerReplica...) to a Tensor". With nothing left to build, there is
+        nothing to reduce.
+        """
+        built = all(layer.built for layer in self._flatten_layers()) and getattr(self.optimizer, "built", True)
+        if built and getattr(self, "_compile_loss", None) is None and getattr(self, "_compile_metrics", None) is None:
+            return
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     # --------------------------------------------------------------- training
     def call(self, inputs, training=False):
         """Runs the generator: latents `[B, latent_dim]` (or `[latents, labels]`) to images in [-1, 1]."""

@@ -1,6 +1,7 @@
-"""One process of the multi-worker tests: `python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS]`.
+"""One process of the multi-worker tests: `python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS [REPLICAS [KIND]]]`.
 
-Trains a tiny DCGAN on the real MNIST digits with `kgan.train.train_and_evaluate`
+Trains a tiny GAN of one KIND on the real MNIST digits (`dcgan`: unconditional; `cdcgan`: conditional on the
+digit labels, with mode seeking; `clusters`: self-conditioned on k-means clusters, with mode seeking) with `kgan.train.train_and_evaluate`
 (TF_CONFIG, if set, names the cluster) and saves every weight of both networks
 to OUT.npz, so the test can compare workers with each other and with one process.
 """
@@ -42,10 +43,17 @@ class SaveWeights(keras.callbacks.Callback):
                  **{f"initial_{i}": w for i, w in enumerate(self.initial)})
 
 
-def main(workdir, out, strategy, epochs=2, cpu_replicas=1):
+KINDS = {
+    "dcgan": dict(network="dcgan"),
+    "cdcgan": dict(network="cdcgan", num_classes=10, mode_seeking=0.1),
+    "clusters": dict(network="cdcgan", clusters=5, mode_seeking=0.1),
+}
+
+
+def main(workdir, out, strategy, epochs=2, cpu_replicas=1, kind="dcgan"):
     task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
     out = out.replace(".npz", f"-{task.get('index', 0)}.npz")
-    config = train.TrainConfig(dataset="idx", data_dir=MNIST_DIR, network="dcgan", g_filters=(16, 8, 4),
+    config = train.TrainConfig(dataset="idx", data_dir=MNIST_DIR, **KINDS[kind], g_filters=(16, 8, 4),
                                d_filters=(4, 8), latent_dim=8, batch_size=16, epochs=int(epochs),
                                steps_per_epoch=3, strategy=strategy, verbose=0, num_samples=4, connect_timeout=60,
                                sync_batchnorm=True, d_dropout=0.0, d_learning_rate=0.05,

@@ -81,15 +81,22 @@ def _launch(args, script=JOB, workers=2, timeout=300):
 
 
 @needs_mnist
-def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path):
-    """2 worker processes (1 replica each) == 1 process with the same global batch (16) and data order."""
-    run = _launch([str(tmp_path / "run"), str(tmp_path / "w.npz"), "multi_worker"])
+@pytest.mark.parametrize("kind", ["dcgan", "cdcgan", "clusters"])
+def test_two_workers_agree_with_each_other_and_with_one_process(kind, tmp_path):
+    """2 worker processes (1 replica each) == 1 process with the same global batch (16) and data order.
+
+    For every kind of network the flagfiles ship: unconditional (`dcgan`), conditional on the digit labels
+    with mode seeking (`cdcgan`), self-conditioned on k-means clusters with mode seeking (`clusters`, the
+    default recipe's kind). Batches of the last two are `(images, labels)` tuples, which Keras's symbolic
+    build could not reduce under MultiWorkerMirroredStrategy (issue 14, point 0).
+    """
+    run = _launch([str(tmp_path / "run"), str(tmp_path / "w.npz"), "multi_worker", "2", "1", kind])
     assert run.returncode == 0, run.stdout[-4000:]
     # The reference: one process, one replica. It goes through tf.distribute like the workers (a
     # MirroredStrategy of one device), because tf.data's distribution rewrite re-seeds the shuffle:
     # the default strategy (no distribution) sees the same examples in another seeded order.
-    single = subprocess.run([sys.executable, JOB, str(tmp_path / "single"), str(tmp_path / "s.npz"), "mirrored"],
-                            cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    single = subprocess.run([sys.executable, JOB, str(tmp_path / "single"), str(tmp_path / "s.npz"), "mirrored",
+                             "2", "1", kind], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-4000:]
     w0, w1, s = (np.load(tmp_path / name) for name in ("w-0.npz", "w-1.npz", "s-0.npz"))
     keys = [k for k in s.files if k.startswith("arr_")]
@@ -103,9 +110,9 @@ def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path):
 
     # Only the chief wrote the run; the other worker's temporary directory is gone.
     out = tmp_path / "run"
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["checkpoints", "config.json", "losses.csv", "losses.png", "metrics.csv", "progress.gif", "samples",
-         "tensorboard"])
+    expected = ["checkpoints", "config.json", "losses.csv", "losses.png", "metrics.csv", "progress.gif", "samples",
+                "tensorboard"] + (["clusters.npz"] if kind == "clusters" else [])
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     assert len(list((out / "samples").glob("*.png"))) == 2
     assert not [p for p in out.rglob("*") if ".worker-" in str(p)]
 
@@ -209,3 +216,19 @@ def test_global_batch_not_divisible_by_all_replicas(tmp_path):
     assert not (tmp_path / "run").exists()
     r = _launch([*args, "--batch_size=16", "--cpu_replicas=2"], script=None)
     assert r.returncode == 2 and "does not apply to strategy multi_worker" in r.stdout, r.stdout[-3000:]
+
+
+@needs_mnist
+def test_every_flagfile_starts_under_two_workers(tmp_path):
+    """Each flagfile in flags/ trains 2 steps on 2 loopback workers (launch.py), as the README's command does."""
+    flagfiles = sorted(os.path.join("flags", f) for f in os.listdir(os.path.join(REPO, "flags")) if f.endswith(".cfg"))
+    assert len(flagfiles) >= 8
+    run = _launch([str(tmp_path / "runs"), *flagfiles], script=os.path.join(REPO, "tests", "multi_worker_flagfiles.py"),
+                  timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:]
+    for worker in (0, 1):
+        started = [line.split()[-1] for line in run.stdout.splitlines() if line.startswith(f"[worker {worker}] started")]
+        assert started == [os.path.splitext(os.path.basename(f))[0] for f in flagfiles], run.stdout[-3000:]
+    for f in flagfiles:
+        name = os.path.splitext(os.path.basename(f))[0]
+        assert (tmp_path / "runs" / name / "checkpoints" / "checkpoint").exists(), name
