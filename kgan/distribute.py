@@ -221,8 +221,10 @@ def worker_dir(workdir, strategy):
 
     Example:
 
-    >>> worker_dir("runs/dcgan", strategy)  # on worker 1 of a cluster without a chief task
-    'runs/dcgan/.worker-worker-1'
+    >>> worker_dir("runs/dcgan", tf.distribute.get_strategy())  # one process: it is the chief
+    'runs/dcgan'
+
+    On worker 1 of a cluster without a chief task it is `'runs/dcgan/.worker-worker-1'`.
     """
     if is_chief(strategy):
         return workdir

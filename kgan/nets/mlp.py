@@ -22,7 +22,7 @@ def mlp_generator(latent_dim=100, image_shape=(28, 28, 1), units=(256, 512, 1024
     Example:
 
     >>> G = mlp_generator(latent_dim=100, image_shape=(28, 28, 1))
-    >>> G(keras.random.normal((2, 100))).shape
+    >>> tuple(G(keras.random.normal((2, 100))).shape)
     (2, 28, 28, 1)
     """
     _checks.positive_int("latent_dim", latent_dim)
@@ -47,7 +47,7 @@ def mlp_discriminator(image_shape=(28, 28, 1), units=(1024, 512, 256), dropout=0
     Example:
 
     >>> D = mlp_discriminator(image_shape=(28, 28, 1))
-    >>> D(keras.ops.zeros((2, 28, 28, 1))).shape
+    >>> tuple(D(keras.ops.zeros((2, 28, 28, 1))).shape)
     (2, 1)
     """
     image_shape = _checks.image_shape(image_shape)
