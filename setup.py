@@ -9,8 +9,16 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["kgan", "kgan.*"]),
-    py_modules=["kgan_cli"],
+    packages=find_packages(include=["kgan", "kgan.*", "kgan_cli"]),
+    entry_points={
+        "console_scripts": [
+            "kgan-train = kgan_cli.train:main",
+            "kgan-evaluate = kgan_cli.evaluate:main",
+            "kgan-export = kgan_cli.export:main",
+            "kgan-client = kgan_cli.client:main",
+            "kgan-launch = kgan_cli.launch:main",
+        ],
+    },
     install_requires=[
         "keras>=3.15,<3.16",
         "tensorflow-datasets>=4.9.10,<5",

@@ -40,7 +40,7 @@ def main():
     args = p.parse_args()
 
     from kgan import data
-    from kgan.train import load_run
+    from kgan.workdir import load_run
 
     images, _ = data.arrays("mnist", data_dir=args.data_dir, with_labels=False)
     real = images.reshape(len(images), -1).astype("float32") / 255.0

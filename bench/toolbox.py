@@ -5,7 +5,8 @@
 
 For each `flags/<name>.cfg` it runs `train.py --flagfile=... --max_minutes=M` on the real
 MNIST digits (into bench/results/toolbox/<name>/, started fresh), then `evaluate.py` on 10,000
-samples, and reads images/s from the run's generator steps. Runs go one after another, so each has
+samples, and reads images/s from the run's generator steps (its latest checkpoint) and the batch size
+of its config.json (the settings as train.py resolved them, nested --flagfile included). Runs go one after another, so each has
 the machine to itself; prints a Markdown table and writes bench/results/toolbox.json.
 """
 
@@ -19,15 +20,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+
+from kgan import workdir  # noqa: E402
+
 CONFIGS = ("dcgan", "dcgan_tutorial", "dcgan_plain", "gan", "wgan_gp", "hinge_sn", "lsgan", "cdcgan")
-
-
-def _flag(cfg, name, default=None):
-    with open(os.path.join(REPO, "flags", f"{cfg}.cfg")) as f:
-        for line in f:
-            if line.startswith(f"--{name}="):
-                return line.strip().split("=", 1)[1]
-    return default
 
 
 def train_and_score(name, cfg, minutes, data_dir, classifier_cache, extra=(), epochs=None):
@@ -52,14 +49,13 @@ def train_and_score(name, cfg, minutes, data_dir, classifier_cache, extra=(), ep
     if e.returncode:
         print(f"{name}: evaluate.py failed: {e.stderr.strip().splitlines()[-1:]}")
         return None
-    with open(os.path.join(out, "quality.json")) as f:
+    with open(workdir.path(out, workdir.QUALITY)) as f:
         quality = json.load(f)
-    with open(os.path.join(out, "checkpoints", "checkpoint")) as f:  # ckpt-<generator step>
-        steps = int(f.readline().split('"')[1].rsplit("-", 1)[1])
-    batch = next((int(a.split("=", 1)[1]) for a in extra if a.startswith("--batch_size=")),
-                 int(_flag(cfg, "batch_size", 256)))
+    steps = workdir.checkpoint_step(out)  # checkpoints are numbered by generator step
+    config, _ = workdir.read_config(out)  # what the run used: nested flagfiles and `extra` applied
+    batch = config.batch_size
     row = {"samples": quality["samples"], "real_floor": quality["real_floor"], "steps": steps,
-           "batch_size": batch, "d_steps": int(_flag(cfg, "d_steps", 1)), "train_seconds": seconds,
+           "batch_size": batch, "d_steps": config.d_steps, "train_seconds": seconds,
            "images_per_s": steps * batch / (seconds if epochs else 60.0 * minutes), "flags": [f"--flagfile=flags/{cfg}.cfg", *extra]}
     print(f"{name}: {steps} G steps, {json.dumps({k: round(v, 4) for k, v in quality['samples'].items()})}",
           flush=True)

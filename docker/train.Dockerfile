@@ -8,7 +8,7 @@
 #       --flagfile=flags/dcgan.cfg --data_dir=/data/mnist --output_dir=/runs/dcgan
 #   GPU: add --gpus all (needs the NVIDIA Container Toolkit on the host) and use kgan-train:gpu.
 # Export the run for TF Serving with the same image:
-#   docker run --rm -v "$PWD/runs:/runs" --entrypoint python kgan-train export/export.py --run_dir=/runs/dcgan
+#   docker run --rm -v "$PWD/runs:/runs" --entrypoint kgan-export kgan-train --run_dir=/runs/dcgan
 #
 # VARIANT picks the TensorFlow build, as the setup.py extras do: "cpu" installs tensorflow-cpu (CPU only,
 # about half the download), "gpu" installs tensorflow[and-cuda], which brings the CUDA and cuDNN
@@ -32,15 +32,15 @@ RUN case "$VARIANT" in \
     esac
 
 WORKDIR /app
-COPY setup.py README.md kgan_cli.py ./
+COPY setup.py README.md ./
 COPY kgan/ kgan/
+COPY kgan_cli/ kgan_cli/
 RUN pip install ".[${VARIANT},tflite]"
 COPY train.py ./
 COPY flags/ flags/
-COPY export/ export/
 
 # Runs and exports go to the mounted host directory; runs/ points there too, so train.py's default
-# --output_dir (runs/<flagfile name>) and export.py's default export base land on the host.
+# --output_dir (runs/<flagfile name>) and kgan-export's default export base land on the host.
 RUN mkdir -p /runs && ln -s /runs /app/runs
 VOLUME ["/runs"]
 ENTRYPOINT ["python", "train.py"]

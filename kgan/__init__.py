@@ -24,7 +24,8 @@ except ImportError as _e:  # pragma: no cover - depends on the install
         "kgan needs TensorFlow: pip install 'kgan[cpu]' (CPU only) or 'kgan[gpu]' (with CUDA)"
     ) from _e
 
-from kgan import callbacks, data, errors, eval, features, losses, nets, train  # noqa: E402
+from kgan import callbacks, checks, config, data, errors, eval, features, losses, nets  # noqa: E402
+from kgan import training, workdir  # noqa: E402
 from kgan import eval as metrics  # noqa: E402  (the quality metrics, also as kgan.metrics)
 from kgan.errors import ConfigError, DataError, StorageError  # noqa: E402
 from kgan.gan import GAN  # noqa: E402

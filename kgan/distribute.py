@@ -39,6 +39,7 @@ import os
 
 import tensorflow as tf
 
+from kgan import checks
 from kgan.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,7 @@ def split_cpu(num_devices):
 
     Must run before TensorFlow initializes its devices (before any op runs).
     """
-    if isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1:
-        raise ConfigError(f"cpu_replicas must be an integer >= 1, got {num_devices!r}")
+    checks.integer("cpu_replicas", num_devices, min=1)
     if num_devices == 1:
         return  # nothing to split; the default single device is used
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -101,7 +101,7 @@ def parse_tf_config(text=None):
                           "list the machines as chief/worker")
     task = config.get("task")
     if not isinstance(task, dict) or task.get("type") not in config["cluster"] \
-            or isinstance(task.get("index"), bool) or not isinstance(task.get("index"), int) \
+            or not checks.is_int(task.get("index")) \
             or not 0 <= task["index"] < len(config["cluster"][task["type"]]):
         raise ConfigError(f"TF_CONFIG task {task!r} must name a job of the cluster and an index in it, "
                           'e.g. {"type": "worker", "index": 0}')
@@ -168,8 +168,7 @@ def make_strategy(name="auto", cpu_replicas=1, tpu="", timeout_s=CONNECT_TIMEOUT
     >>> make_strategy("mirrored", cpu_replicas=2).num_replicas_in_sync
     2
     """
-    if name not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {name!r}: expected one of {', '.join(STRATEGIES)}")
+    checks.one_of("strategy", name, STRATEGIES)
     if name == "multi_worker":
         strategy = _multi_worker(cpu_replicas, timeout_s)
         log.info("strategy: MultiWorkerMirroredStrategy, task %s, %d replica(s) in all",
@@ -222,8 +221,10 @@ def worker_dir(workdir, strategy):
 
     Example:
 
-    >>> worker_dir("runs/dcgan", strategy)  # on worker 1 of a cluster without a chief task
-    'runs/dcgan/.worker-worker-1'
+    >>> worker_dir("runs/dcgan", tf.distribute.get_strategy())  # one process: it is the chief
+    'runs/dcgan'
+
+    On worker 1 of a cluster without a chief task it is `'runs/dcgan/.worker-worker-1'`.
     """
     if is_chief(strategy):
         return workdir
@@ -231,10 +232,18 @@ def worker_dir(workdir, strategy):
     return os.path.join(workdir, f".worker-{task_type}-{task_id}")
 
 
-def check_global_batch(batch_size, strategy):
-    """Raises ConfigError unless `batch_size` splits evenly over the replicas."""
-    n = strategy.num_replicas_in_sync
-    if batch_size % n:
-        raise ConfigError(
-            f"batch_size={batch_size} is not divisible by the {n} replicas: use a multiple of {n}"
-        )
+def check_global_batch(batch_size, strategy=None, cpu_replicas=None):
+    """Raises ConfigError unless `batch_size` splits evenly over the replicas.
+
+    The replicas are `strategy`'s, or (before a strategy exists) the `cpu_replicas`
+    a strategy will split the CPU into. Whether `batch_size` is a positive
+    integer is `kgan.data.load`'s check.
+
+    >>> check_global_batch(10, cpu_replicas=4)
+    Traceback (most recent call last):
+    kgan.errors.ConfigError: batch_size=10 is not divisible by cpu_replicas=4: use a multiple of 4
+    """
+    n = strategy.num_replicas_in_sync if strategy is not None else cpu_replicas
+    if checks.is_int(batch_size) and checks.is_int(n) and n > 0 and batch_size % n:
+        replicas = f"the {n} replicas" if strategy is not None else f"cpu_replicas={n}"
+        raise ConfigError(f"batch_size={batch_size} is not divisible by {replicas}: use a multiple of {n}")

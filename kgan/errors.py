@@ -2,7 +2,7 @@
 
 Every error a user can cause (an unknown name, a bad size, a corrupt file) is a
 `ConfigError` (or a subclass) carrying a one-line message that names the bad
-value and what is allowed. Front ends (`train.py`, `export/*.py`) catch
+value and what is allowed. Front ends (`kgan_cli`: kgan-train, kgan-export, ...) catch
 `ConfigError` and turn it into that line on stderr and exit code 2.
 """
 

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan import checks
 from kgan import losses as losses_lib
 from kgan.features import clusters
 from kgan.losses import diversity, penalties
@@ -103,18 +104,16 @@ class GAN(keras.Model):
                     "num_classes needs a conditional generator and discriminator taking [inputs, labels] "
                     "(e.g. kgan.nets.cdcgan_*)"
                 )
-            if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-                raise ConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+            checks.integer("num_classes", num_classes, min=2)
         self.num_classes = None if num_classes is None else int(num_classes)
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
-            raise ConfigError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        checks.positive_int("latent_dim", latent_dim)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
         self.seed = int(seed)
         self.noise_seed = keras.random.SeedGenerator(self.seed, name="noise_seed")
-        if ema_decay is not None and not (isinstance(ema_decay, (int, float)) and 0 <= ema_decay < 1):
-            raise ConfigError(f"ema_decay must be in [0, 1) (or None for no EMA), got {ema_decay!r}")
+        if ema_decay is not None:
+            checks.fraction("ema_decay", ema_decay, hint=" (or None for no EMA)")
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.ema_generator = None
         if self.ema_decay is not None:
@@ -175,18 +174,13 @@ class GAN(keras.Model):
             raise ConfigError("d_optimizer and g_optimizer must be two different optimizer objects")
         self.loss_fn = losses_lib.get(loss)
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
-        if isinstance(d_steps, bool) or not isinstance(d_steps, (int, np.integer)) or d_steps < 1:
-            raise ConfigError(f"d_steps must be an integer >= 1, got {d_steps!r}")
-        self.d_steps = int(d_steps)
+        self.d_steps = checks.integer("d_steps", d_steps, min=1)
         for name, value in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty),
                             ("instance_noise", instance_noise), ("mode_seeking", mode_seeking)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise ConfigError(f"{name} weight must be a number >= 0, got {value!r}")
+            checks.weight(name, value)
         for name, value in (("r1_every", r1_every), ("instance_noise_steps", instance_noise_steps)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+            checks.integer(name, value, min=1)
+        checks.fraction("label_smoothing", label_smoothing)
         if label_smoothing and self.loss_fn not in (losses_lib.minimax, losses_lib.non_saturating):
             raise ConfigError(
                 f"label_smoothing applies to the cross-entropy losses (minimax, non_saturating), not {self.loss_name!r}"
@@ -479,8 +473,7 @@ class GAN(keras.Model):
         The generator runs in inference mode (BatchNorm moving averages).
         """
         if latents is None:
-            if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) or num_images <= 0:
-                raise ConfigError(f"num_images must be a positive integer, got {num_images!r}")
+            checks.positive_int("num_images", num_images)
             latents = self.latents(num_images, seed)
         latents = np.asarray(latents, dtype="float32")
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:

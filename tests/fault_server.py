@@ -1,4 +1,4 @@
-"""A fork server for tests/test_faults.py: runs train.py and export/export.py in child processes to be killed.
+"""A fork server for tests/test_faults.py: runs train.py and kgan_cli/export.py in child processes to be killed.
 
 Starting TensorFlow costs seconds; a loop of 20+ kills would spend most of its time there. This
 server imports TensorFlow, Keras and kgan once (no TensorFlow op runs, so no runtime threads exist
@@ -208,7 +208,7 @@ def main():
 
     import kgan  # noqa: F401
     import kgan.export  # noqa: F401
-    import kgan_cli  # noqa: F401
+    import kgan_cli.common  # noqa: F401
 
     answer.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:

@@ -1,7 +1,8 @@
 """One process of the multi-worker tests: `python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS [REPLICAS [KIND]]]`.
 
 Trains a tiny GAN of one KIND on the real MNIST digits (`dcgan`: unconditional; `cdcgan`: conditional on the
-digit labels, with mode seeking; `clusters`: self-conditioned on k-means clusters, with mode seeking) with `kgan.train.train_and_evaluate`
+digit labels, with mode seeking; `clusters`: self-conditioned on k-means clusters, with mode seeking) with
+`kgan.training.train_and_evaluate`
 (TF_CONFIG, if set, names the cluster) and saves every weight of both networks
 to OUT.npz, so the test can compare workers with each other and with one process.
 """
@@ -15,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kgan import train  # noqa: E402
+from kgan import training  # noqa: E402
+from kgan.config import TrainConfig  # noqa: E402
 
 MNIST_DIR = os.environ.get("KGAN_MNIST_DIR")
 
@@ -53,12 +55,12 @@ KINDS = {
 def main(workdir, out, strategy, epochs=2, cpu_replicas=1, kind="dcgan"):
     task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
     out = out.replace(".npz", f"-{task.get('index', 0)}.npz")
-    config = train.TrainConfig(dataset="idx", data_dir=MNIST_DIR, **KINDS[kind], g_filters=(16, 8, 4),
+    config = TrainConfig(dataset="idx", data_dir=MNIST_DIR, **KINDS[kind], g_filters=(16, 8, 4),
                                d_filters=(4, 8), latent_dim=8, batch_size=16, epochs=int(epochs),
                                steps_per_epoch=3, strategy=strategy, verbose=0, num_samples=4, connect_timeout=60,
                                sync_batchnorm=True, d_dropout=0.0, d_learning_rate=0.05,
                                g_learning_rate=0.05, cpu_replicas=int(cpu_replicas))
-    train.train_and_evaluate(config, workdir, extra_callbacks=[SaveWeights(out)])
+    training.train_and_evaluate(config, workdir, extra_callbacks=[SaveWeights(out)])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ moments inside a checkpoint write (tensors half written; written but not merged;
 but index not rewritten; index temp file not renamed; an old checkpoint half deleted), at staggered
 delays, and whenever a checkpoint's temporary directory appears. After every kill the index must
 name a checkpoint that restores, PNGs must be whole, and the next start of the same command must say
-it resumed from exactly that checkpoint. Then `export/export.py` is killed 10 times while it writes
+it resumed from exactly that checkpoint. Then `kgan_cli/export.py` (kgan-export) is killed 10 times while it writes
 a version (variables written but not `saved_model.pb`, between TFLite files, before and right after
 the publishing rename, at staggered delays): every integer version directory must always load and
 serve, and never change once published.
@@ -32,7 +32,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from kgan import callbacks, export, train
+from kgan import callbacks, export, workdir
 
 from .conftest import MNIST_DIR, REPO
 
@@ -253,7 +253,7 @@ def test_sigkill_loop_training_and_export(tmp_path, server):
         latest = tf.train.latest_checkpoint(str(ckpt_dir))
         assert latest, f"kill {i} {how}: no checkpoint left"
         if gan is None:
-            gan, _ = train.load_run(str(out))
+            gan, _ = workdir.load_run(str(out))
         else:
             restorer = callbacks.Checkpoint(ckpt_dir)
             restorer.set_model(gan)
@@ -290,7 +290,7 @@ def test_sigkill_loop_training_and_export(tmp_path, server):
     for i, how in enumerate(EXPORT_KILLS):
         log = tmp_path / f"export_{i}.log"
         kind, arg = how
-        pid = server.start("export/export.py", argv, log, kill=list(arg) if kind == "hook" else None)
+        pid = server.start("kgan_cli/export.py", argv, log, kill=list(arg) if kind == "hook" else None)
         if kind == "after":  # s seconds after the export's temporary directory appears
             deadline = time.time() + 60
             before = set(os.listdir(base)) if base.is_dir() else set()
@@ -312,7 +312,7 @@ def test_sigkill_loop_training_and_export(tmp_path, server):
     assert kills >= 25
 
     # A clean export adds the next version; leftovers of killed exports are hidden and never versions.
-    pid = server.start("export/export.py", argv, tmp_path / "export_done.log")
+    pid = server.start("kgan_cli/export.py", argv, tmp_path / "export_done.log")
     assert server.wait(pid) == 0, (tmp_path / "export_done.log").read_text()[-3000:]
     _check_versions(model_dir, verified)
     assert sorted(verified) == list(range(1, max(verified) + 1)) and len(verified) >= 2
@@ -346,7 +346,7 @@ def test_disk_full_mid_training_is_one_line_exit_2_and_the_rerun_resumes(tmp_pat
     assert lines[-1].startswith("train.py: error: ") and "No space left on device" in lines[-1], lines[-5:]
     assert str(out / "checkpoints") in lines[-1] and "Traceback" not in log.read_text()
     assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-2")
-    gan, _ = train.load_run(str(out))
+    gan, _ = workdir.load_run(str(out))
     assert int(gan.g_optimizer.iterations.numpy()) == 2
     pid = server.start("train.py", _train_args(out, epochs=2), tmp_path / "rerun.log")
     assert server.wait(pid) == 0, (tmp_path / "rerun.log").read_text()[-3000:]
@@ -370,7 +370,7 @@ def test_sigkill_inside_tensorflows_in_place_index_rewrite(tmp_path):
     assert (out / "checkpoints" / f"ckpt-{STEPS}_temp").is_dir()  # killed inside the merge
     # The index names the previous checkpoint, which restores; the half-rewritten one is not named.
     assert _index_target(out / "checkpoints") == f"ckpt-{STEPS - 1}"
-    gan, _ = train.load_run(str(out))
+    gan, _ = workdir.load_run(str(out))
     assert int(gan.g_optimizer.iterations.numpy()) == STEPS - 1
 
 

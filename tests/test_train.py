@@ -1,4 +1,4 @@
-"""kgan.train: one epoch through the TFDS path under tfds.testing.mock_data, config checks."""
+"""kgan.training and kgan.config: one epoch through the TFDS path under tfds.testing.mock_data, config checks."""
 
 import json
 import os
@@ -6,15 +6,15 @@ import os
 import pytest
 import tensorflow_datasets as tfds
 
-from kgan import train
+from kgan import config as config_lib, training
 from kgan.errors import ConfigError
 
 
 def test_one_epoch_on_mocked_tfds_mnist(tmp_path):
-    config = train.TrainConfig(dataset="mnist", network="mlp", g_filters=(32,), d_filters=(32,), latent_dim=8,
+    config = config_lib.TrainConfig(dataset="mnist", network="mlp", g_filters=(32,), d_filters=(32,), latent_dim=8,
                                batch_size=16, epochs=1, num_samples=4, verbose=0)
     with tfds.testing.mock_data(num_examples=64):
-        gan, history = train.train_and_evaluate(config, str(tmp_path))
+        gan, history = training.train_and_evaluate(config, str(tmp_path))
     assert history.epoch == [0]
     assert int(gan.g_optimizer.iterations.numpy()) == 4  # 64 examples / batch 16
     assert json.load(open(tmp_path / "config.json"))["image_shape"] == [28, 28, 1]
@@ -39,11 +39,11 @@ def test_one_epoch_on_mocked_tfds_mnist(tmp_path):
 )
 def test_config_errors_name_the_value(kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        train.TrainConfig(**kwargs).validate()
+        config_lib.TrainConfig(**kwargs).validate()
 
 
 def _tiny(mnist_dir, **kwargs):
-    return train.TrainConfig(**{**dict(dataset="idx", data_dir=mnist_dir, network="cdcgan", g_filters=(16, 8, 4),
+    return config_lib.TrainConfig(**{**dict(dataset="idx", data_dir=mnist_dir, network="cdcgan", g_filters=(16, 8, 4),
                                        d_filters=(8, 16), latent_dim=8, batch_size=16, epochs=1, steps_per_epoch=3,
                                        num_samples=4, verbose=0), **kwargs})
 
@@ -54,7 +54,7 @@ def test_a_resumed_clusters_run_labels_with_its_saved_centroids(tmp_path, mnist_
 
     from kgan import features
 
-    gan, _ = train.train_and_evaluate(_tiny(mnist_dir, clusters=5), str(tmp_path))
+    gan, _ = training.train_and_evaluate(_tiny(mnist_dir, clusters=5), str(tmp_path))
     saved = (tmp_path / "clusters.npz").read_bytes()
     with np.load(tmp_path / "clusters.npz") as f:
         assert f["centroids"].shape == (5, 784) and abs(float(f["prior"].sum()) - 1) < 1e-5
@@ -64,7 +64,7 @@ def test_a_resumed_clusters_run_labels_with_its_saved_centroids(tmp_path, mnist_
         raise AssertionError("k-means ran again on resume")
 
     monkeypatch.setattr(features, "fit_clusters", no_kmeans)
-    gan, history = train.train_and_evaluate(_tiny(mnist_dir, clusters=5, epochs=2, seed=7), str(tmp_path))
+    gan, history = training.train_and_evaluate(_tiny(mnist_dir, clusters=5, epochs=2, seed=7), str(tmp_path))
     assert history.epoch == [1]  # resumed, did not start over
     assert (tmp_path / "clusters.npz").read_bytes() == saved
     with np.load(tmp_path / "clusters.npz") as f:
@@ -72,9 +72,9 @@ def test_a_resumed_clusters_run_labels_with_its_saved_centroids(tmp_path, mnist_
 
 
 def test_a_run_from_before_a_setting_existed_resumes_with_its_default(tmp_path, mnist_dir):
-    train.train_and_evaluate(_tiny(mnist_dir, network="dcgan"), str(tmp_path))
+    training.train_and_evaluate(_tiny(mnist_dir, network="dcgan"), str(tmp_path))
     config = json.load(open(tmp_path / "config.json"))
     del config["clusters"]  # config.json as runs wrote it before --clusters
     json.dump(config, open(tmp_path / "config.json", "w"))
-    _, history = train.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=2), str(tmp_path))
+    _, history = training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=2), str(tmp_path))
     assert history.epoch == [1]

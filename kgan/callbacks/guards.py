@@ -6,6 +6,7 @@ import signal
 
 import keras
 
+from kgan import checks
 from kgan.errors import TrainingDiverged
 
 log = logging.getLogger(__name__)
@@ -131,9 +132,7 @@ class TimeLimit(keras.callbacks.Callback):
 
     def __init__(self, minutes, exclude=()):
         super().__init__()
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
-            raise ValueError(f"minutes must be a positive number, got {minutes!r}")
-        self.minutes = float(minutes)
+        self.minutes = checks.positive("minutes", minutes)
         self.exclude = list(exclude)
         self.stopped = False
 

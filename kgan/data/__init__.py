@@ -15,6 +15,7 @@ copy of MNIST).
 import logging
 import os
 
+from kgan import checks
 from kgan.data import folder, idx, pipeline, tfds
 from kgan.errors import DataError
 
@@ -109,8 +110,7 @@ def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuf
     images = next(iter(ds))  # float32 [256, 28, 28, 1] in [-1, 1]
     ```
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    checks.positive_int("batch_size", batch_size, error=DataError)
     data_dir = os.fspath(data_dir) if data_dir is not None else None
     source = source_for(name, data_dir)
     log.info("dataset %r: %s source%s", name, source, f" at {data_dir}" if data_dir else "")

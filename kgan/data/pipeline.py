@@ -19,9 +19,10 @@ def from_arrays(images, labels=None):
 
 def finish(ds, num_examples, *, batch_size, shuffle=True, seed=0, cache=True, drop_remainder=True,
            shuffle_buffer=10_000):
-    """Batches an unbatched dataset of uint8 (or float in [0, 255]) images and scales them to [-1, 1]."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    """Batches an unbatched dataset of uint8 (or float in [0, 255]) images and scales them to [-1, 1].
+
+    `batch_size` is checked by `kgan.data.load`, the one caller.
+    """
     if drop_remainder and num_examples is not None and batch_size > num_examples:
         raise DataError(f"batch_size={batch_size} is larger than the {num_examples} images available")
     if cache:

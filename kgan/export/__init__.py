@@ -44,7 +44,7 @@ dropout).
 Example:
 
 ```python
-gan, _ = kgan.train.load_run("runs/dcgan")
+gan, _ = kgan.workdir.load_run("runs/dcgan")
 result = kgan.export.export_generator(gan, "runs/dcgan/export")
 result.version_dir   # 'runs/dcgan/export/kgan/1'
 run = kgan.export.TFLiteGenerator(result.tflite["float32"])
@@ -63,6 +63,7 @@ import tempfile
 
 import numpy as np
 
+from kgan import checks
 from kgan.errors import ConfigError
 from kgan.features.clusters import find_latent_cluster
 from kgan.export import saved_model as saved_model_lib
@@ -134,11 +135,8 @@ def latents(num_images, latent_dim, seed=0, max_images=None):
     (4, 100)
     """
     max_images = MAX_IMAGES if max_images is None else int(max_images)
-    if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) \
-            or not 1 <= num_images <= max_images:
-        raise ConfigError(f"num_images must be an integer in [1, {max_images}], got {num_images!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    checks.integer("num_images", num_images, min=1, max=max_images)
+    checks.integer("seed", seed)
     return saved_model_lib.stateless_latents(int(num_images), int(latent_dim), int(seed)).numpy()
 
 
@@ -181,11 +179,9 @@ def _check_args(export_base, model_name, formats, fixed_batch, tflite_variants, 
     variants = tflite_lib.check_variants(tflite_variants)
     if not isinstance(model_name, str) or not _MODEL_NAME.match(model_name):
         raise ConfigError(f"model_name must be a directory name of letters, digits, '_', '-', '.', got {model_name!r}")
-    if fixed_batch is not None and (isinstance(fixed_batch, bool) or not isinstance(fixed_batch, (int, np.integer))
-                                    or fixed_batch < 1):
-        raise ConfigError(f"fixed_batch must be a positive integer (or None for any batch), got {fixed_batch!r}")
-    if isinstance(max_images, bool) or not isinstance(max_images, (int, np.integer)) or max_images < 1:
-        raise ConfigError(f"max_images must be a positive integer, got {max_images!r}")
+    if fixed_batch is not None:
+        checks.positive_int("fixed_batch", fixed_batch, hint=" (or None for any batch)")
+    checks.positive_int("max_images", max_images)
     export_base = os.fspath(export_base)
     if os.path.exists(export_base) and not os.path.isdir(export_base):
         raise ConfigError(f"export base {export_base} is a file: pass a directory (it is created if missing)")

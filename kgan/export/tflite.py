@@ -150,7 +150,7 @@ class TFLiteGenerator:
     def __init__(self, path, num_threads=None):
         path = os.fspath(path)
         if not os.path.isfile(path):
-            raise ConfigError(f"TFLite model {path} does not exist: pass a .tflite file written by export/export.py")
+            raise ConfigError(f"TFLite model {path} does not exist: pass a .tflite file written by kgan-export")
         try:
             self.interpreter = _interpreter_class()(model_path=path, num_threads=num_threads)
         except ValueError as e:

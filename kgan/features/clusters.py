@@ -38,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan import checks
 from kgan.errors import ConfigError
 
 MAX_FIT_IMAGES = 20_000  # k-means sees at most this many images (a seeded random subset of more)
@@ -49,9 +50,7 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 
 
 def _check_k(num_clusters, what="num_clusters"):
-    if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)) or num_clusters < 2:
-        raise ConfigError(f"{what} must be an integer >= 2, got {num_clusters!r}")
-    return int(num_clusters)
+    return checks.integer(what, num_clusters, min=2)
 
 
 def _flat(images):

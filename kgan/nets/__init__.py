@@ -5,7 +5,10 @@ Each network family is one file holding a `<name>_generator` and a
 generator maps latents `[batch, latent_dim]` to images in [-1, 1]
 (`[batch, H, W, C]`, tanh); the discriminator maps images to one logit per
 image (`[batch, 1]`). Adding a family means adding one file and one line to
-`NETWORKS`.
+`NETWORKS` (and to `CONDITIONAL` if its models take labels). The builders own
+their arguments: `kgan.training.build_gan` passes the settings a run sets
+(`filters`, `kernel_size`, ...) straight through, and an argument a family does
+not take is a ConfigError naming the family.
 
 Example:
 
@@ -14,6 +17,8 @@ G = kgan.nets.get_generator("dcgan", latent_dim=100, image_shape=(28, 28, 1))
 D = kgan.nets.get_discriminator("dcgan", image_shape=(28, 28, 1))
 ```
 """
+
+import inspect
 
 from kgan.errors import ConfigError
 from kgan.nets.cdcgan import cdcgan_discriminator, cdcgan_generator
@@ -30,7 +35,8 @@ NETWORKS = {
 CONDITIONAL = {"cdcgan"}
 
 
-def _family(name):
+def family(name):
+    """`(generator builder, discriminator builder)` of the network family `name`, or a ConfigError."""
     if name not in NETWORKS:
         raise ConfigError(
             f"unknown network {name!r}: expected one of {', '.join(sorted(NETWORKS))}"
@@ -38,11 +44,44 @@ def _family(name):
     return NETWORKS[name]
 
 
+def _check_arguments(name, role, builder, kwargs):
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    for arg in kwargs:
+        if arg not in params:
+            raise ConfigError(f"network {name!r}: the {role} takes no argument {arg!r} "
+                              f"(it takes {', '.join(params)})")
+
+
+def check_arguments(name, generator_kwargs=(), discriminator_kwargs=()):
+    """Raises ConfigError naming the family and the argument if a builder of `name` does not take one.
+
+    What the builders do with the values they take is theirs to check.
+
+    >>> check_arguments("mlp", {"latent_dim": 8}, {"spectral_norm": True})
+    Traceback (most recent call last):
+    kgan.errors.ConfigError: network 'mlp': the discriminator takes no argument 'spectral_norm' \
+(it takes image_shape, units, dropout, negative_slope, filters)
+    """
+    g, d = family(name)
+    _check_arguments(name, "generator", g, generator_kwargs)
+    _check_arguments(name, "discriminator", d, discriminator_kwargs)
+
+
+def arguments(name):
+    """`(generator arguments, discriminator arguments)` of family `name`, each {name: default}."""
+    return tuple({k: p.default for k, p in inspect.signature(builder).parameters.items()
+                  if p.kind is not p.VAR_KEYWORD} for builder in family(name))
+
+
 def get_generator(name, **kwargs):
-    """Builds the generator of the network family `name`."""
-    return _family(name)[0](**kwargs)
+    """Builds the generator of the network family `name` from its own arguments."""
+    check_arguments(name, generator_kwargs=kwargs)
+    return family(name)[0](**kwargs)
 
 
 def get_discriminator(name, **kwargs):
-    """Builds the discriminator of the network family `name`."""
-    return _family(name)[1](**kwargs)
+    """Builds the discriminator of the network family `name` from its own arguments."""
+    check_arguments(name, discriminator_kwargs=kwargs)
+    return family(name)[1](**kwargs)

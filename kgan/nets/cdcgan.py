@@ -23,7 +23,7 @@ def cdcgan_generator(latent_dim=100, num_classes=10, image_shape=(28, 28, 1), fi
     Example:
 
     >>> G = cdcgan_generator(latent_dim=100, num_classes=10)
-    >>> G([keras.random.normal((2, 100)), keras.ops.array([3, 7])]).shape
+    >>> tuple(G([keras.random.normal((2, 100)), keras.ops.array([3, 7])]).shape)
     (2, 28, 28, 1)
     """
     _checks.positive_int("latent_dim", latent_dim)
@@ -44,7 +44,7 @@ def cdcgan_discriminator(image_shape=(28, 28, 1), num_classes=10, filters=(64, 1
     Example:
 
     >>> D = cdcgan_discriminator(num_classes=10)
-    >>> D([keras.ops.zeros((2, 28, 28, 1)), keras.ops.array([3, 7])]).shape
+    >>> tuple(D([keras.ops.zeros((2, 28, 28, 1)), keras.ops.array([3, 7])]).shape)
     (2, 1)
     """
     _checks.positive_int("num_classes", num_classes)

@@ -37,7 +37,7 @@ def dcgan_generator(
     Example:
 
     >>> G = dcgan_generator(latent_dim=100)
-    >>> G(keras.random.normal((2, 100))).shape
+    >>> tuple(G(keras.random.normal((2, 100))).shape)
     (2, 28, 28, 1)
     """
     _checks.positive_int("latent_dim", latent_dim)
@@ -87,7 +87,7 @@ def dcgan_discriminator(
     Example:
 
     >>> D = dcgan_discriminator()
-    >>> D(keras.ops.zeros((2, 28, 28, 1))).shape
+    >>> tuple(D(keras.ops.zeros((2, 28, 28, 1))).shape)
     (2, 1)
     """
     x_in = keras.Input(_checks.image_shape(image_shape), name="images")

@@ -16,9 +16,9 @@ from .helpers import BATCH, LATENT_DIM, MNIST_DIR, TRAIN_STEPS
 
 
 def tiny_config():
-    from kgan import train
+    from kgan.config import TrainConfig
 
-    return train.TrainConfig(dataset="idx", data_dir=str(MNIST_DIR), network="dcgan", g_filters=(32, 16, 8),
+    return TrainConfig(dataset="idx", data_dir=str(MNIST_DIR), network="dcgan", g_filters=(32, 16, 8),
                              d_filters=(8, 16), latent_dim=LATENT_DIM, batch_size=BATCH, epochs=1,
                              steps_per_epoch=TRAIN_STEPS, verbose=0, num_samples=4)
 
@@ -42,12 +42,12 @@ def trained_run(tmp_path_factory):
     import keras
     import tensorflow as tf
 
-    from kgan import callbacks, train
+    from kgan import callbacks, training
 
     run_dir = tmp_path_factory.mktemp("run")
     config = tiny_config()
     keras.utils.set_random_seed(0)
-    gan = train.build_gan(config, (28, 28, 1))
+    gan = training.build_gan(config, (28, 28, 1))
     ds = tf.data.Dataset.from_tensor_slices(_mnist_images()).shuffle(10000, seed=0)
     ds = ds.batch(BATCH, drop_remainder=True).repeat()
     gan.fit(ds, epochs=1, steps_per_epoch=TRAIN_STEPS, verbose=0,

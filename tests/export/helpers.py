@@ -25,9 +25,9 @@ def tree_hashes(root):
 
 
 def run_script(script, args, timeout=240, cwd=REPO):
-    """Runs `python export/<script> args` from the repo root; returns the CompletedProcess."""
+    """Runs `python -m kgan_cli.<script> args` (e.g. "export") from the repo root; returns the CompletedProcess."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, str(REPO / "export" / script), *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", f"kgan_cli.{script}", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

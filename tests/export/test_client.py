@@ -1,4 +1,4 @@
-"""The REST client against a fake TF Serving (documented JSON formats), and export/client.py end to end."""
+"""The REST client against a fake TF Serving (documented JSON formats), and kgan-client (kgan_cli/client.py) end to end."""
 
 import socket
 import subprocess
@@ -102,9 +102,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-# ------------------------------------------------------------------- export/client.py
+# ------------------------------------------------------------------- kgan-client
 def _client_cmd(*args):
-    return [sys.executable, str(REPO / "export" / "client.py"), *args]
+    return [sys.executable, "-m", "kgan_cli.client", *args]
 
 
 def _run_all(cmds, timeout=240):

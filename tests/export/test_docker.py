@@ -86,7 +86,7 @@ def test_export_layout_maps_onto_the_container_paths(exported, model_config):
 
 
 def test_client_defaults_match_the_compose_file():
-    text = (REPO / "export" / "client.py").read_text()
+    text = (REPO / "kgan_cli" / "client.py").read_text()
     assert '"server", "http://localhost:8501"' in text and '"model", "kgan"' in text
 
 

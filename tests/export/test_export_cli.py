@@ -1,4 +1,4 @@
-"""export/export.py end to end, in subprocesses: the default layout, and one-line errors that change nothing."""
+"""kgan-export (kgan_cli/export.py) end to end, in subprocesses: the default layout, and one-line errors that change nothing."""
 
 import os
 import shutil
@@ -12,7 +12,7 @@ from .helpers import REPO, assert_one_line_error, tree_hashes
 
 
 def _cmd(*args):
-    return [sys.executable, str(REPO / "export" / "export.py"), *args]
+    return [sys.executable, "-m", "kgan_cli.export", *args]
 
 
 def _run_all(cmds, timeout=300):

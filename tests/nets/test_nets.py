@@ -55,3 +55,69 @@ def test_conditional_networks_and_spectral_norm():
     assert D([images, keras.ops.array([1, 2], "int32")]).shape == (2, 1)
     assert any(isinstance(l, keras.layers.SpectralNormalization) for l in D.layers)
     assert "cdcgan" in nets.CONDITIONAL
+
+
+# ------------------------------------------------------------------ a family is one file + one registry line
+def tiny_generator(latent_dim=8, image_shape=(28, 28, 1), filters=(16,)):
+    z = keras.Input((latent_dim,))
+    x = keras.layers.Dense(filters[0], activation="relu")(z)
+    x = keras.layers.Dense(int(np.prod(image_shape)), activation="tanh")(x)
+    return keras.Model(z, keras.layers.Reshape(image_shape)(x), name="tiny_generator")
+
+
+def tiny_discriminator(image_shape=(28, 28, 1), filters=(16,), dropout=0.0):
+    x_in = keras.Input(image_shape)
+    x = keras.layers.Dense(filters[0], activation="relu")(keras.layers.Flatten()(x_in))
+    return keras.Model(x_in, keras.layers.Dense(1)(keras.layers.Dropout(dropout)(x)), name="tiny_discriminator")
+
+
+def test_a_family_registered_from_outside_builds_and_trains_through_build_gan(monkeypatch):
+    import tensorflow as tf
+
+    from kgan import training
+    from kgan.config import TrainConfig
+
+    monkeypatch.setitem(nets.NETWORKS, "tiny", (tiny_generator, tiny_discriminator))  # the one registry line
+    config = TrainConfig(network="tiny", latent_dim=4, g_filters=(6,), d_filters=(5,), d_dropout=0.25,
+                         batch_size=8).validate()
+    gan = training.build_gan(config, (28, 28, 1))
+    assert [l.units for l in gan.generator.layers if isinstance(l, keras.layers.Dense)] == [6, 784]
+    assert [l.units for l in gan.discriminator.layers if isinstance(l, keras.layers.Dense)] == [5, 1]
+    assert [l.rate for l in gan.discriminator.layers if isinstance(l, keras.layers.Dropout)] == [0.25]
+    images = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert gan.generate(2).shape == (2, 28, 28, 1)
+
+
+@pytest.mark.parametrize(
+    "network, setting, message",
+    [
+        ("tiny", dict(kernel_size=3), "network 'tiny': the generator takes no argument 'kernel_size'"),
+        ("tiny", dict(spectral_norm=True), "network 'tiny': the discriminator takes no argument 'spectral_norm'"),
+        ("mlp", dict(spectral_norm=True), "network 'mlp': the discriminator takes no argument 'spectral_norm'"),
+        ("mlp", dict(d_batchnorm=True), "network 'mlp': the discriminator takes no argument 'batchnorm'"),
+        ("mlp", dict(kernel_size=4), "network 'mlp': the generator takes no argument 'kernel_size'"),
+    ],
+)
+def test_an_argument_a_family_does_not_take_is_one_line_naming_it(monkeypatch, network, setting, message):
+    from kgan import training
+    from kgan.config import TrainConfig
+
+    monkeypatch.setitem(nets.NETWORKS, "tiny", (tiny_generator, tiny_discriminator))
+    config = TrainConfig(network=network, **setting)
+    with pytest.raises(ConfigError, match=message):
+        config.validate()
+    with pytest.raises(ConfigError, match=message):
+        training.build_gan(config, (28, 28, 1))
+
+
+def test_unset_network_settings_leave_the_family_defaults():
+    from kgan import training
+    from kgan.config import TrainConfig
+
+    gan = training.build_gan(TrainConfig(network="dcgan"), (28, 28, 1))
+    assert gan.generator.count_params() == nets.dcgan_generator(latent_dim=100).count_params()
+    assert gan.discriminator.count_params() == nets.dcgan_discriminator().count_params()
+    gan = training.build_gan(TrainConfig(network="mlp", g_filters=(32,), d_filters=(16,)), (28, 28, 1))
+    assert [l.units for l in gan.generator.layers if isinstance(l, keras.layers.Dense)] == [32, 784]

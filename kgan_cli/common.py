@@ -1,5 +1,5 @@
-"""What the command-line front ends (train.py, export/*.py) share: flag parsing
-that fails in one line, ConfigError -> one line + exit code 2, flags -> config.
+"""What the command-line front ends (kgan_cli.train, .evaluate, .export, .client) share: flag parsing
+that fails in one line, ConfigError -> one line + exit code 2, flags generated from a config dataclass.
 
 It lives outside `kgan/` so the library stays free of CLI policy.
 """
@@ -8,6 +8,8 @@ import contextlib
 import dataclasses
 import os
 import sys
+import types
+import typing
 
 EXIT_BAD_INPUT = 2
 
@@ -106,16 +108,81 @@ def native_stderr_held():
         held.close()
 
 
-def flags_text(flag_values):
-    """The main script's flags as a flagfile that reproduces the run (absl's own flags left out)."""
-    main_module = sys.argv[0]
-    flags = flag_values.get_key_flags_for_module(main_module) or []
-    lines = [f.serialize() for f in flags if f.value is not None and f.name != "flagfile"]
+def run(main):
+    """`absl.app.run(main)` with `parse_flags`: a bad flag or flagfile is one line and exit code 2."""
+    from absl import app
+
+    return app.run(main, flags_parser=parse_flags)
+
+
+def _flag_type(annotation):
+    """`(base type, optional)` of a field annotation: `int`, `float | None`, `tuple[int, ...] | None`, ..."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1:
+            raise TypeError(f"cannot make a flag of type {annotation}")
+        return _flag_type(rest[0])[0], True
+    return typing.get_origin(annotation) or annotation, False
+
+
+def define_config_flags(config_cls, flag_values=None):
+    """Defines one absl flag per field of the dataclass `config_cls` (metadata `flag=False` excepted).
+
+    Its name is the field's, its default the field's, its help the `help` in the
+    field's metadata. The type follows the annotation: str, int, float, bool
+    (`--name` / `--noname`), a tuple of ints (a comma-separated list), each
+    optionally `| None`; a field with `choices` in its metadata becomes an enum.
+    Returns the names of the flags defined.
+    """
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    names = []
+    for field in dataclasses.fields(config_cls):
+        if not field.metadata.get("flag", True):
+            continue
+        kind, _ = _flag_type(field.type)
+        kwargs = dict(name=field.name, default=field.default, help=field.metadata.get("help", ""),
+                      flag_values=flag_values)
+        choices = field.metadata.get("choices")
+        if choices is not None and kind is str:
+            flags.DEFINE_enum(enum_values=list(choices), **kwargs)
+        elif kind is bool:
+            flags.DEFINE_boolean(**kwargs)
+        elif kind is int:
+            flags.DEFINE_integer(**kwargs)
+        elif kind is float:
+            flags.DEFINE_float(**kwargs)
+        elif kind is str:
+            flags.DEFINE_string(**kwargs)
+        elif kind in (tuple, list):
+            kwargs["default"] = None if field.default is None else [str(v) for v in field.default]
+            flags.DEFINE_list(**kwargs)
+        else:
+            raise TypeError(f"{config_cls.__name__}.{field.name}: cannot make a flag of type {field.type}")
+        names.append(field.name)
+    return names
+
+
+def register_key_flags(names, flag_values=None):
+    """Lists the flags `names` under the main program in `--help` (they are defined in a kgan_cli module,
+    which is not the main one when a shim or a console script runs it)."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    for name in names:
+        flag_values.register_key_flag_for_module(sys.argv[0], flag_values[name])
+
+
+def flags_text(flag_values, names):
+    """The flags `names` as a flagfile that reproduces the run (unset ones left out)."""
+    lines = [flag_values[name].serialize() for name in names if flag_values[name].value is not None]
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def flag_values(flag_values, config_cls):
-    """The values of the flags named like fields of the dataclass `config_cls`."""
+def config_from_flags(flag_values, config_cls, **overrides):
+    """An instance of the dataclass `config_cls` from the flags named like its fields (others: defaults)."""
     out = {}
     for field in dataclasses.fields(config_cls):
         if field.name in flag_values:
@@ -126,7 +193,7 @@ def flag_values(flag_values, config_cls):
                 except ValueError:
                     fail(f"--{field.name}={','.join(value)}: expected comma-separated integers")
             out[field.name] = value
-    return out
+    return config_cls(**{**out, **overrides})
 
 
 def run_name(argv, default="run"):

@@ -1,22 +1,23 @@
-"""Export a trained run's generator for serving: `python export/export.py --run_dir=runs/dcgan`.
+"""Export a trained run's generator for serving: `kgan-export --run_dir=runs/dcgan` (in a clone:
+`python -m common.export ...`).
 
 Writes a new version `<export_base>/<model_name>/<N>/` (TF Serving layout:
 `saved_model.pb` + `variables/`, plus `tflite/*.tflite` and a manifest
 `kgan_export.json`), built in a temporary directory and renamed into place.
 Defaults: export base `<run_dir>/export`, model name `kgan`, both formats.
-A thin shell over `kgan.train.load_run` and `kgan.export.export_generator`;
+A thin shell over `kgan.workdir.load_run` and `kgan.export.export_generator`;
 bad input ends with one line on stderr and exit code 2, nothing written.
 """
 
 import os
-import sys
 
-# Run as a script from a clone: make the repository's kgan and kgan_cli importable.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import flags, logging
 
-from absl import app, flags, logging  # noqa: E402
+from kgan_cli import common
 
-import kgan_cli  # noqa: E402
+common.import_tensorflow_quietly()
+
+from kgan import export, workdir  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -32,21 +33,19 @@ flags.DEFINE_integer("fixed_batch", None, "Convert TFLite for this batch size on
 flags.DEFINE_integer("max_images", 1024, "Largest num_images the generate signature accepts.")
 
 
-def main(argv):
+def _main(argv):
     if len(argv) > 1:
-        kgan_cli.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
+        common.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
     if not FLAGS.run_dir:
-        kgan_cli.fail("--run_dir is required: the --output_dir of a train.py run")
+        common.fail("--run_dir is required: the --output_dir of a train.py run")
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TF's saving chatter; the summary goes to stdout
-    with kgan_cli.errors_exit():
-        from kgan import export, train
-
+    with common.errors_exit():
         kwargs = dict(model_name=FLAGS.model_name, formats=FLAGS.formats, fixed_batch=FLAGS.fixed_batch,
                       tflite_variants=FLAGS.tflite_variants or export.TFLITE_VARIANTS, max_images=FLAGS.max_images)
-        export_base = FLAGS.export_base or os.path.join(FLAGS.run_dir, "export")
+        export_base = FLAGS.export_base or workdir.path(FLAGS.run_dir, workdir.EXPORT)
         export.check_export_args(export_base, **kwargs)  # fail on bad flags before loading the run
-        gan, _ = train.load_run(FLAGS.run_dir)
+        gan, _ = workdir.load_run(FLAGS.run_dir)
         result = export.export_generator(gan, export_base, metadata={"run_dir": os.path.abspath(FLAGS.run_dir)},
                                          **kwargs)
     print(f"exported {result.model_name} version {result.version} to {result.version_dir}")
@@ -57,5 +56,11 @@ def main(argv):
         print(f"  {variant:<12} skipped: {reason}")
 
 
+def main():
+    common.register_key_flags(["run_dir", "export_base", "model_name", "formats", "tflite_variants", "fixed_batch",
+                               "max_images"])
+    common.run(_main)
+
+
 if __name__ == "__main__":
-    app.run(main, flags_parser=kgan_cli.parse_flags)
+    main()

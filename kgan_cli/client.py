@@ -1,4 +1,5 @@
-"""Query an exported generator and write a PNG grid: `python export/client.py -n 16 --seed 0 --out grid.png`.
+"""Query an exported generator and write a PNG grid: `kgan-client -n 16 --seed 0 --out grid.png` (in a clone:
+`python -m common.client ...`).
 
 Two back ends, the same grid:
 
@@ -18,12 +19,18 @@ code 2; an unreachable server or a server failure with one line and exit code 1.
 import os
 import sys
 
-# Run as a script from a clone: make the repository's kgan and kgan_cli importable.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+from absl import flags
 
-from absl import app, flags  # noqa: E402
+from kgan_cli import common
 
-import kgan_cli  # noqa: E402
+common.import_tensorflow_quietly()
+
+from kgan import export  # noqa: E402
+from kgan import images as images_lib  # noqa: E402
+from kgan.errors import ConfigError  # noqa: E402
+from kgan.export import rest  # noqa: E402
+from kgan.io import atomic_write  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -48,10 +55,6 @@ flags.DEFINE_float("timeout", 60.0, "Seconds to wait for the server.")
 
 
 def _load_latents(path):
-    import numpy as np
-
-    from kgan.errors import ConfigError
-
     try:
         z = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -62,12 +65,6 @@ def _load_latents(path):
 
 
 def _images():
-    import numpy as np
-
-    from kgan import export
-    from kgan.errors import ConfigError
-    from kgan.export import rest
-
     z = _load_latents(FLAGS.latents) if FLAGS.latents else None
     if z is None and FLAGS.num_images < 1:
         raise ConfigError(f"num_images must be at least 1, got {FLAGS.num_images}")
@@ -103,20 +100,16 @@ def _images():
     return client.predict(z, FLAGS.request_format, labels)
 
 
-def main(argv):
+def _main(argv):
     if len(argv) > 1:
-        kgan_cli.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
-    with kgan_cli.errors_exit():
-        from kgan import images as images_lib
-        from kgan.export import rest
-        from kgan.io import atomic_write
-
+        common.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
+    with common.errors_exit():
         try:
             images = _images()
         except rest.ServingError as e:
             message = str(e).splitlines()[0]
             if e.status is not None and 400 <= e.status < 500:
-                kgan_cli.fail(message)  # the server rejected the request: bad input, exit 2
+                common.fail(message)  # the server rejected the request: bad input, exit 2
             print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
             sys.exit(1)
         atomic_write(FLAGS.out, images_lib.png_bytes(images_lib.make_grid(images, ncols=FLAGS.ncols)))
@@ -124,5 +117,11 @@ def main(argv):
     print(f"wrote {FLAGS.out}: {n} images {h}x{w}x{c}")
 
 
+def main():
+    common.register_key_flags(["server", "model", "version", "num_images", "seed", "signature", "request_format",
+                               "latents", "label", "num_classes", "tflite", "num_threads", "out", "ncols", "timeout"])
+    common.run(_main)
+
+
 if __name__ == "__main__":
-    app.run(main, flags_parser=kgan_cli.parse_flags)
+    main()

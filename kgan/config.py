@@ -1,0 +1,236 @@
+"""`TrainConfig`: every setting of a training run, each defined once.
+
+A setting is one dataclass field. Its metadata holds what the rest of kgan
+needs to know about it:
+
+- `help`: the text `--helpfull` shows (the command line's flags are generated
+  from the fields, so a new field is a new flag);
+- `choices`: the allowed values of an enum-like setting;
+- `check`: the `kgan.checks` function (the one the code using the value calls)
+  that `validate()` applies early, so bad input fails before data is read or
+  anything is written.
+
+Settings that are a network's own arguments (`g_filters`, `kernel_size`, ...)
+default to None, "unset": they are not passed to the network family's
+builders, whose own defaults apply (see `kgan.training.network_kwargs`).
+
+>>> config = TrainConfig(network="mlp", g_filters=(32,), epochs=0)
+>>> config.validate()
+Traceback (most recent call last):
+kgan.errors.ConfigError: epochs must be a positive integer, got 0
+>>> TrainConfig(loss="hinge").validate().loss
+'hinge'
+"""
+
+import dataclasses
+
+from kgan import checks, distribute, losses, nets
+from kgan.errors import ConfigError
+
+
+def setting(default, help, check=None, choices=None, flag=True):
+    """A `TrainConfig` field: its default, its help text, and optionally its check and choices.
+
+    `flag=False` keeps it off the command line (which sets it from its own flags).
+    """
+    metadata = {"help": help, "flag": flag}
+    if check is not None:
+        metadata["check"] = check
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _clusters(name, value):
+    if not checks.is_int(value) or value < 0 or value == 1:
+        raise ConfigError(f"{name} must be 0 (condition on labels, if at all) or an integer >= 2, got {value!r}")
+    return value
+
+
+def _ema_decay(name, value):
+    return checks.fraction(name, value, hint=" (or None for no EMA)")
+
+
+def _min1(name, value):
+    return checks.integer(name, value, min=1)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a training run. `validate()` checks them.
+
+    Example:
+
+    ```python
+    config = kgan.config.TrainConfig(dataset="mnist", data_dir="../shared/data/mnist", epochs=1)
+    gan, history = kgan.training.train_and_evaluate(config, "runs/quick")
+    ```
+    """
+
+    # data
+    dataset: str = setting("mnist", "A TFDS image dataset name (mnist, fashion_mnist, ...), 'idx' or 'folder'.")
+    data_dir: str | None = setting(None, "Local data: a folder of IDX files (e.g. ../shared/data/mnist) or of "
+                                   "PNG/JPEG images; for TFDS names, the TFDS data directory.")
+    split: str | None = setting(None, "Which split to train on (default: all a local folder holds; TFDS: train).")
+    # networks: the family, then its own arguments (None: the family's default, not passed)
+    network: str = setting("dcgan", "Network family of G and D (kgan.nets): dcgan, mlp, cdcgan "
+                           "(class-conditional DCGAN with a projection discriminator).")
+    latent_dim: int = setting(100, "Size of the latent vector z.", checks.positive_int)
+    g_filters: tuple[int, ...] | None = setting(
+        None, "Generator widths (its `filters` argument): dcgan 3 conv filters, mlp hidden units "
+        "(default: the family's).")
+    d_filters: tuple[int, ...] | None = setting(
+        None, "Discriminator widths (its `filters` argument): dcgan conv filters, mlp hidden units.")
+    kernel_size: int | None = setting(None, "Convolution kernel size of the convolutional families (default: the "
+                                      "family's, 5 for dcgan).", checks.positive_int)
+    negative_slope: float | None = setting(None, "LeakyReLU negative slope in G and D (default: the family's, 0.2).")
+    d_dropout: float | None = setting(None, "Dropout rate in D, in [0, 1) (default: the family's, 0.3).",
+                                      checks.fraction)
+    d_batchnorm: bool | None = setting(None, "BatchNorm in the discriminator (dcgan, cdcgan).")
+    sync_batchnorm: bool | None = setting(None, "Synchronize BatchNorm statistics across replicas (dcgan, cdcgan).")
+    spectral_norm: bool | None = setting(None, "Spectral normalization on every D layer (dcgan, cdcgan).")
+    num_classes: int = setting(10, "Classes of a conditional network (cdcgan).", lambda n, v: checks.integer(n, v, min=2))
+    clusters: int = setting(0, "Condition a conditional network (cdcgan) on this many k-means clusters of the "
+                            "images instead of labels: an unconditional GAN to its users (kgan.features.clusters; "
+                            "0 = off).", _clusters)
+    # objective
+    loss: str = setting("non_saturating", "GAN loss (kgan.losses): non_saturating, minimax, wasserstein, "
+                        "hinge, least_squares, relativistic_average.")
+    d_steps: int = setting(1, "Discriminator updates per generator update.", _min1)
+    clip_value: float | None = setting(None, "Clip D weights to [-c, c] after each update (WGAN; default 0.01 for "
+                                       "the wasserstein loss without gradient penalty).", checks.positive)
+    gradient_penalty: float = setting(0.0, "WGAN-GP weight lambda (10 in the paper; 0 = off).", checks.weight)
+    r1_penalty: float = setting(0.0, "R1 penalty weight gamma on real data (0 = off).", checks.weight)
+    r1_every: int = setting(1, "Apply R1 every this many D steps (lazy regularization).", _min1)
+    mode_seeking: float = setting(0.0, "MSGAN weight lambda: penalize G for alike images from one label and two "
+                                  "latents (for conditional GANs that ignore z; 0 = off).", checks.weight)
+    label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
+                                     checks.fraction)
+    instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)
+    instance_noise_steps: int = setting(10_000, "D steps over which the instance noise decays to 0.", _min1)
+    ema_decay: float | None = setting(None, "Keep an EMA of G's weights with this decay (e.g. 0.999) for samples "
+                                      "and export; unset = off.", _ema_decay)
+    mixed_precision: bool = setting(False, "Train with the mixed_float16 policy (helps on GPUs, not CPUs).")
+    # optimization
+    epochs: int = setting(20, "Passes over the data.", checks.positive_int)
+    steps_per_epoch: int | None = setting(None, "Cap on generator steps per epoch, for quick runs.",
+                                          checks.positive_int)
+    batch_size: int = setting(256, "Global batch size, split over all replicas.")  # checked by kgan.data.load
+    d_learning_rate: float = setting(2e-4, "Adam learning rate of D (a larger D rate than G rate is TTUR).",
+                                     checks.positive)
+    g_learning_rate: float = setting(2e-4, "Adam learning rate of G.", checks.positive)
+    beta_1: float = setting(0.5, "Adam beta_1 of both optimizers.", checks.fraction)
+    beta_2: float = setting(0.999, "Adam beta_2 of both optimizers.", checks.fraction)
+    seed: int = setting(0, "Seeds weights, data order and noise: the same seed gives the same run.", checks.integer)
+    # distribution
+    strategy: str = setting("auto", "tf.distribute strategy; auto = mirrored with more than one GPU or "
+                            "--cpu_replicas > 1; multi_worker = MultiWorkerMirroredStrategy over the cluster in "
+                            "TF_CONFIG (try it locally with launch.py); tpu = TPUStrategy on --tpu (untested: no TPU "
+                            "here).", choices=distribute.STRATEGIES)
+    cpu_replicas: int = setting(1, "Split the CPU into this many logical devices (mirrored training without GPUs).",
+                                _min1)
+    tpu: str = setting("", "--strategy=tpu: the TPU name or grpc:// address (empty on a TPU VM).")
+    connect_timeout: int = setting(120, "--strategy=multi_worker: seconds to wait for the other workers (at start "
+                                   "and in each collective) before failing.", checks.positive_int)
+    # outputs
+    num_samples: int = setting(64, "Images in each sample grid.", checks.positive_int)
+    sample_every: int = setting(1, "Write a sample grid every this many epochs.", checks.positive_int)
+    checkpoint_every_steps: int | None = setting(None, "Also checkpoint every this many steps (default: each "
+                                                 "epoch).", checks.positive_int)
+    keep_checkpoints: int = setting(3, "How many recent checkpoints to keep.", checks.positive_int)
+    on_nan: str = setting("stop", "When a loss turns NaN/inf: stop (exit 3, last good checkpoint kept) or roll back "
+                          "to it and halve the learning rates.", choices=("stop", "rollback"))
+    verbose: int = setting(1, "Keras progress: 0 none, 1 a bar per step, 2 a line per epoch (the command line "
+                           "sets it from --progress).", choices=(0, 1, 2), flag=False)
+    max_minutes: float | None = setting(None, "Stop after this many minutes of training (the epoch in progress "
+                                        "ends early and is checkpointed); for equal-time comparisons. Default: no "
+                                        "limit.", checks.positive)
+    # quality metrics (kgan.eval): 0 = off
+    eval_every: int = setting(0, "Score samples with kgan's quality metrics (classifier score, FCD, precision/"
+                              "recall, modes) every N epochs; 0 = off. Needs labelled real data (--data_dir).",
+                              lambda n, v: checks.integer(n, v, min=0, hint=" (0: no quality metrics)"))
+    eval_samples: int = setting(10_000, "Generated images per quality evaluation.", checks.positive_int)
+    classifier_cache: str = setting("~/.cache/kgan", "Where the reference classifier is cached (trained on first "
+                                    "use from the real data, keyed by its checksum).")
+
+    def validate(self):
+        """Raises `ConfigError` naming the first bad setting and what is allowed; returns self.
+
+        Each field is checked by the function its metadata names (the one the
+        code that uses the value calls); names (loss, network, strategy) by the
+        registries that resolve them.
+        """
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None and field.default is None:
+                continue  # unset
+            if "choices" in field.metadata:
+                checks.one_of(field.name, value, field.metadata["choices"])
+            if "check" in field.metadata:
+                field.metadata["check"](field.name, value)
+        losses.get(self.loss)
+        nets.check_arguments(self.network, *self.network_kwargs())
+        if self.clusters and self.network not in nets.CONDITIONAL:
+            raise ConfigError(f"clusters={self.clusters} conditions a conditional network on k-means clusters: "
+                              f"use --network={' or '.join(sorted(nets.CONDITIONAL))}, not {self.network!r}")
+        distribute.check_global_batch(self.batch_size, cpu_replicas=self.cpu_replicas)
+        return self
+
+    def network_kwargs(self, image_shape=None):
+        """`(generator kwargs, discriminator kwargs)`: the network family's own arguments this config sets.
+
+        Unset (None) settings are left out, so the family's defaults apply; the
+        builders check what they are given (`kgan.nets.check_arguments`).
+
+        >>> TrainConfig(network="mlp", g_filters=(32,), d_dropout=0.0).network_kwargs((28, 28, 1))
+        ({'latent_dim': 100, 'image_shape': (28, 28, 1), 'filters': (32,)}, {'image_shape': (28, 28, 1), 'dropout': 0.0})
+        """
+        g, d = {"latent_dim": self.latent_dim}, {}
+        if image_shape is not None:
+            g["image_shape"] = d["image_shape"] = tuple(image_shape)
+        if self.network in nets.CONDITIONAL:
+            g["num_classes"] = d["num_classes"] = self.clusters or self.num_classes
+        for name, (g_arg, d_arg) in NETWORK_ARGS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = tuple(value) if isinstance(value, list) else value
+            if g_arg:
+                g[g_arg] = value
+            if d_arg:
+                d[d_arg] = value
+        return g, d
+
+    def network_setting(self, name):
+        """The value setting `name` (in `NETWORK_ARGS`) gives the network: its own, or the family's default if
+        unset; None if the family takes no such argument."""
+        value = getattr(self, name)
+        for params, arg in zip(nets.arguments(self.network), NETWORK_ARGS[name]):
+            if arg and arg in params:
+                return (params[arg] if value is None else value)
+        return None
+
+    @classmethod
+    def from_dict(cls, values):
+        """A config from a dict such as config.json holds (keys that are not settings are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names})
+
+
+# Settings that are arguments of the networks: setting -> (generator argument, discriminator argument).
+# The same for every family; a family that does not take one refuses it when it is set.
+NETWORK_ARGS = {
+    "g_filters": ("filters", None),
+    "d_filters": (None, "filters"),
+    "kernel_size": ("kernel_size", "kernel_size"),
+    "negative_slope": ("negative_slope", "negative_slope"),
+    "d_dropout": (None, "dropout"),
+    "d_batchnorm": (None, "batchnorm"),
+    "sync_batchnorm": ("sync_batchnorm", "sync_batchnorm"),
+    "spectral_norm": (None, "spectral_norm"),
+}
+
+
+def defaults():
+    """{setting: default} of every `TrainConfig` field."""
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}

@@ -1,0 +1,189 @@
+"""The training loop: `train_and_evaluate(config, workdir)`.
+
+`train_and_evaluate` checks a `kgan.config.TrainConfig`, builds the strategy,
+data, networks and GAN, and runs `fit` with the callbacks that fill `workdir`
+(its layout: `kgan.workdir`). Running it again on the same workdir continues
+from the latest checkpoint.
+
+With `strategy="multi_worker"` every worker calls `train_and_evaluate` with
+the same config and workdir (on a shared filesystem): the chief writes the
+run's files, the other workers write into `workdir/.worker-<type>-<id>/`,
+removed when training ends, and resume from the chief's checkpoints.
+"""
+
+import logging
+import shutil
+
+import keras
+
+from kgan import callbacks, data, distribute, features, nets, workdir as workdir_lib
+from kgan import eval as eval_lib
+from kgan.gan import GAN
+from kgan.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+def build_gan(config, image_shape, cluster_prior=None):
+    """Builds and compiles the `GAN` that `config` describes (call inside the strategy scope).
+
+    The networks get their own arguments from `config.network_kwargs` (unset
+    settings are not passed: the family's defaults apply). With
+    `config.clusters`, `cluster_prior` is the clusters' shares (uniform if None:
+    a checkpoint restores them).
+    """
+    conditional = config.network in nets.CONDITIONAL
+    g_kwargs, d_kwargs = config.network_kwargs(image_shape)
+    generator = nets.get_generator(config.network, **g_kwargs)
+    if config.clusters:
+        generator = features.self_conditioned(generator, config.clusters, prior=cluster_prior)
+    gan = GAN(
+        generator,
+        nets.get_discriminator(config.network, **d_kwargs),
+        latent_dim=config.latent_dim,
+        seed=config.seed,
+        ema_decay=config.ema_decay,
+        num_classes=config.num_classes if conditional and not config.clusters else None,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        loss=config.loss,
+        d_steps=config.d_steps,
+        clip_value=config.clip_value,
+        gradient_penalty=config.gradient_penalty,
+        r1_penalty=config.r1_penalty,
+        r1_every=config.r1_every,
+        mode_seeking=config.mode_seeking,
+        label_smoothing=config.label_smoothing,
+        instance_noise=config.instance_noise,
+        instance_noise_steps=config.instance_noise_steps,
+    )
+    return gan
+
+
+def _clusters(config, workdir, image_shape):
+    """`(centroids, prior, bytes to write or None)`: the run's own clusters on resume, else k-means.
+
+    The ids the networks' embeddings learned are the clusters' indices, so a
+    resumed run must label real batches with the same centroids even if the
+    data, seed or k-means library changed: they are saved with the run.
+    """
+    saved = workdir_lib.read_clusters(workdir, config.clusters, image_shape)
+    if saved is not None:
+        log.info("k-means: %d clusters from %s", config.clusters, workdir_lib.path(workdir, workdir_lib.CLUSTERS))
+        return (*saved, None)
+    # A seeded random subset of at most MAX_FIT_IMAGES, drawn while reading (never the whole source in memory).
+    images, _ = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=False,
+                            max_images=features.clusters.MAX_FIT_IMAGES, seed=config.seed)
+    log.info("k-means: %d clusters of %d images", config.clusters, len(images))
+    centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed)
+    return centroids, prior, workdir_lib.clusters_bytes(centroids, prior)
+
+
+def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None):
+    """The callbacks that fill `workdir` (see `kgan.workdir`).
+
+    `restore_dir` is the run directory checkpoints are restored from when it
+    is not `workdir` (a non-chief worker writes into a temporary directory but
+    resumes from the chief's checkpoints). `preemption=False` leaves out the
+    SIGTERM handler: on a cluster one worker cannot save alone (the others wait
+    in a collective), so a stopped multi-worker job resumes from its last checkpoint.
+    """
+    path = workdir_lib.path
+    tb_dir = path(workdir, workdir_lib.TENSORBOARD)
+    ckpt = callbacks.Checkpoint(path(workdir, workdir_lib.CHECKPOINTS), max_to_keep=config.keep_checkpoints,
+                                save_every_steps=config.checkpoint_every_steps,
+                                restore_directory=path(restore_dir, workdir_lib.CHECKPOINTS) if restore_dir else None)
+    quality = [callbacks.QualityMetrics(evaluator, every_n_epochs=config.eval_every, num_samples=config.eval_samples,
+                                        seed=config.seed)] if evaluator is not None else []
+    return [
+        ckpt,
+        callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
+        *([callbacks.TimeLimit(config.max_minutes, exclude=quality)] if config.max_minutes else []),
+        *([callbacks.Preemption(ckpt)] if preemption else []),
+        callbacks.SampleGrid(path(workdir, workdir_lib.SAMPLES), num_images=config.num_samples,
+                             every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
+        *quality,
+        callbacks.LossPlot(path(workdir, workdir_lib.LOSSES)),
+        keras.callbacks.CSVLogger(path(workdir, workdir_lib.METRICS), append=True),
+        keras.callbacks.TensorBoard(tb_dir, write_graph=False),
+    ]
+
+
+def quality_evaluator(config):
+    """A `kgan.eval.Evaluator` on the run's real, labelled data (the reference classifier trained or cached)."""
+    images, labels = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=True)
+    classifier, info = eval_lib.reference_classifier(images, labels, config.classifier_cache)
+    log.info("reference classifier %s: held-out accuracy %.4f", info["path"], info["accuracy"])
+    return eval_lib.Evaluator(classifier, images)
+
+
+def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, strategy=None):
+    """Trains the GAN `config` describes, writing everything into `workdir`.
+
+    Continues from the latest checkpoint in `workdir` if there is one. Returns
+    `(gan, history)`. `run_files` ({name: text}) are written into `workdir`
+    once the checks pass (the CLI keeps its flags there). Raises `ConfigError` (before writing anything) for bad
+    settings, missing or corrupt data, or a workdir holding an incompatible run.
+    `strategy` is the one `config.strategy` names, if the caller made it already.
+
+    Example:
+
+    ```python
+    config = kgan.config.TrainConfig(dataset="mnist", data_dir="../shared/data/mnist", epochs=1)
+    gan, history = kgan.training.train_and_evaluate(config, "runs/quick")
+    ```
+    """
+    config.validate()
+    workdir_lib.check_output_dir(workdir)
+    if strategy is None:  # before any TF op: it may split the CPU into devices
+        strategy = distribute.make_strategy(config.strategy, config.cpu_replicas, tpu=config.tpu,
+                                            timeout_s=config.connect_timeout)
+    distribute.check_global_batch(config.batch_size, strategy)
+    chief = distribute.is_chief(strategy)
+    write_dir = distribute.worker_dir(workdir, strategy)
+
+    ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, split=config.split,
+                   seed=config.seed, with_labels=config.network in nets.CONDITIONAL and not config.clusters)
+    image_shape = data.image_shape(ds)
+    workdir_lib.check_workdir(workdir, config, image_shape)
+    cluster_prior = clusters_bytes = None
+    if config.clusters:
+        centroids, cluster_prior, clusters_bytes = _clusters(config, workdir, image_shape)
+        ds = features.label_batches(ds, centroids)
+
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    with strategy.scope():
+        gan = build_gan(config, image_shape, cluster_prior)
+
+    workdir_lib.check_writable(write_dir)
+    if chief:
+        workdir_lib.write_config(workdir, config, image_shape)
+        if clusters_bytes is not None:
+            workdir_lib.write_clusters(workdir, clusters_bytes)
+        for name, text in (run_files or {}).items():
+            atomic_write(workdir_lib.path(workdir, name), text)
+    if config.steps_per_epoch:
+        ds = ds.repeat()  # a capped epoch continues where the last one stopped
+    log.info("training %s%s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",
+             config.network, f" self-conditioned on {config.clusters} clusters" if config.clusters else "",
+             config.loss, config.dataset, image_shape, config.batch_size, strategy.num_replicas_in_sync, workdir)
+    evaluator = quality_evaluator(config) if config.eval_every else None
+    cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
+                            preemption=not distribute.task_name(strategy), evaluator=evaluator)
+    try:
+        history = gan.fit(
+            ds,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            shuffle=False,  # the dataset shuffles itself
+            callbacks=cbs + list(extra_callbacks),
+            verbose=config.verbose if chief else 0,
+        )
+    finally:
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
+    return gan, history

@@ -1,0 +1,213 @@
+"""The run directory: its layout, the files that describe the run, and loading a run back.
+
+`kgan.training.train_and_evaluate(config, workdir)` fills it:
+
+    workdir/config.json        the settings of the run and its image shape (checked on resume)
+    workdir/clusters.npz       with `clusters`: the k-means centroids and shares (reused on resume)
+    workdir/flags.cfg          the command line's flags (a flagfile that reproduces the run)
+    workdir/samples/*.png      a sample grid per epoch, same latents each time
+    workdir/progress.gif       those grids animated
+    workdir/losses.png, .csv   losses and D outputs against generator step
+    workdir/metrics.csv        per-epoch metrics (Keras CSVLogger)
+    workdir/tensorboard/       TensorBoard scalars and sample images
+    workdir/checkpoints/       resumable state; the same call continues from it
+    workdir/quality.json       the scores `kgan-evaluate` writes
+    workdir/export/            the versions `kgan-export` writes (by default)
+
+This module owns those names, reads and writes config.json and clusters.npz,
+checks that a directory can take a run, and loads a run back (`load_run`).
+"""
+
+import dataclasses
+import io
+import json
+import logging
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from kgan import callbacks
+from kgan.config import NETWORK_ARGS, TrainConfig, defaults
+from kgan.errors import ConfigError, StorageError
+from kgan.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+CONFIG = "config.json"
+CLUSTERS = "clusters.npz"
+FLAGS = "flags.cfg"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+TENSORBOARD = "tensorboard"
+LOSSES = "losses.png"
+METRICS = "metrics.csv"
+QUALITY = "quality.json"
+EXPORT = "export"
+
+# Settings that must match when a run continues in an existing workdir.
+RESUME_KEYS = ("dataset", "network", "latent_dim", "loss", "image_shape", "d_filters", "g_filters",
+               "kernel_size", "d_batchnorm", "spectral_norm", "num_classes", "clusters", "ema_decay")
+
+
+def path(workdir, name):
+    """`workdir/name`, e.g. `path(workdir, CHECKPOINTS)`."""
+    return os.path.join(workdir, name)
+
+
+# ------------------------------------------------------------------ config.json
+def config_json(config, image_shape):
+    """The text of config.json: every setting, and the image shape the networks were built for."""
+    return json.dumps({**dataclasses.asdict(config), "image_shape": list(image_shape)},
+                      indent=2, sort_keys=True, default=list)
+
+
+def write_config(workdir, config, image_shape):
+    atomic_write(path(workdir, CONFIG), config_json(config, image_shape))
+
+
+def read_saved(workdir):
+    """The dict config.json holds, or None if there is none; ConfigError if it is unreadable."""
+    p = path(workdir, CONFIG)
+    if not os.path.exists(p):
+        return None
+    try:
+        with open(p) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{p} is unreadable ({e}): use a new output directory") from e
+
+
+def read_config(workdir):
+    """`(config, image_shape)` of the run in `workdir`; ConfigError if it holds none.
+
+    A network setting the run's family takes no argument for is read as unset:
+    runs written before the settings passed straight to the networks saved
+    e.g. `kernel_size=5` for the mlp family, which ignored it.
+    """
+    saved = read_saved(workdir)
+    if saved is None:
+        raise ConfigError(f"{workdir} holds no training run (no {CONFIG}): pass the --output_dir of a train.py run")
+    saved = dict(saved)
+    image_shape = tuple(saved.pop("image_shape"))
+    config = TrainConfig.from_dict(saved)
+    for name in NETWORK_ARGS:
+        if getattr(config, name) is not None and config.network_setting(name) is None:
+            setattr(config, name, None)
+    return config, image_shape
+
+
+def check_workdir(workdir, config, image_shape):
+    """Raises ConfigError if `workdir` holds a run whose settings can't continue as `config`.
+
+    Network settings are compared by what they give the network (unset = the family's default).
+    """
+    old = read_saved(workdir)
+    if old is None:
+        return
+    new = {**dataclasses.asdict(config), "image_shape": list(image_shape)}
+    initial = defaults()
+    old_config = TrainConfig.from_dict({**initial, **old})
+    for key in RESUME_KEYS:
+        a, b = old.get(key, initial.get(key)), new.get(key)  # a key added later has its default in older runs
+        if key in NETWORK_ARGS:
+            a, b = old_config.network_setting(key), config.network_setting(key)
+        if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+            a, b = list(a) if a else a, list(b) if b else b
+        if a != b:
+            raise ConfigError(
+                f"{workdir} holds a run with {key}={a!r}, but this run asks for {key}={b!r}: "
+                "use another output directory or the same setting"
+            )
+
+
+# ------------------------------------------------------------------ clusters.npz
+def read_clusters(workdir, num_clusters, image_shape):
+    """`(centroids, prior)` saved with the run, or None if it has none; ConfigError if they don't fit."""
+    p = path(workdir, CLUSTERS)
+    if not os.path.exists(p):
+        return None
+    try:
+        with np.load(p) as f:
+            centroids, prior = f["centroids"], f["prior"]
+    except (OSError, ValueError, KeyError) as e:
+        raise ConfigError(f"{p} is unreadable ({e}): use a new output directory") from e
+    if centroids.shape != (num_clusters, int(np.prod(image_shape))) or prior.shape != (num_clusters,):
+        raise ConfigError(f"{p} holds centroids of shape {centroids.shape}, not {num_clusters} clusters "
+                          f"of {tuple(image_shape)} images: use a new output directory")
+    return centroids, prior
+
+
+def clusters_bytes(centroids, prior):
+    """The bytes of a clusters.npz (made before anything is written, written with the run's files)."""
+    buf = io.BytesIO()
+    np.savez(buf, centroids=centroids, prior=prior)
+    return buf.getvalue()
+
+
+def write_clusters(workdir, data):
+    atomic_write(path(workdir, CLUSTERS), data)
+
+
+# ------------------------------------------------------------------ the directory itself
+def check_output_dir(directory):
+    """StorageError unless `directory` exists as a writable directory or could be created (nothing is created)."""
+    p = os.path.abspath(directory)
+    while not os.path.exists(p):
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    if not os.path.isdir(p):
+        raise StorageError(f"cannot write to the output directory {directory}: {p} is a file, not a directory")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot write to the output directory {directory}: {p} is not writable")
+
+
+def check_writable(directory):
+    """Creates `directory` and proves a file can be written in it; StorageError otherwise."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory) as f:
+            f.write(b"kgan")
+    except OSError as e:
+        raise StorageError(f"cannot write to the output directory {directory}: {e.strerror or e}") from e
+
+
+def latest_checkpoint(workdir):
+    """The prefix of the latest checkpoint in `workdir/checkpoints` (e.g. `.../ckpt-200`), or None."""
+    directory = path(workdir, CHECKPOINTS)
+    return tf.train.latest_checkpoint(directory) if os.path.isdir(directory) else None
+
+
+def checkpoint_step(workdir):
+    """The generator step of the latest checkpoint (checkpoints are numbered by it), or None."""
+    latest = latest_checkpoint(workdir)
+    return int(latest.rsplit("-", 1)[1]) if latest else None
+
+
+def load_run(workdir):
+    """Rebuilds the GAN of the run in `workdir` and restores its latest checkpoint.
+
+    Returns `(gan, config)`. Raises `ConfigError` when `workdir` holds no run
+    or no checkpoint.
+
+    Example:
+
+    ```python
+    gan, config = kgan.workdir.load_run("runs/dcgan")
+    images = gan.generate(16, seed=0)
+    ```
+    """
+    from kgan import training  # deferred: kgan.training imports this module
+
+    config, image_shape = read_config(workdir)
+    if not latest_checkpoint(workdir):
+        raise ConfigError(f"{workdir} has no checkpoint in {path(workdir, CHECKPOINTS)}: "
+                          "train at least one epoch first")
+    gan = training.build_gan(config, image_shape)
+    ckpt = callbacks.Checkpoint(path(workdir, CHECKPOINTS))
+    ckpt.set_model(gan)
+    ckpt.restore()
+    return gan, config

@@ -1,0 +1,45 @@
+"""kgan.workdir: config.json of runs written before network settings could be unset still loads and resumes."""
+
+import json
+
+import pytest
+
+from kgan import workdir
+from kgan.config import TrainConfig
+from kgan.errors import ConfigError
+
+# config.json's network settings as every run wrote them before they could be unset (the old defaults).
+OLD_NETWORK_DEFAULTS = dict(kernel_size=5, negative_slope=0.2, d_dropout=0.3, d_batchnorm=False, sync_batchnorm=False,
+                            spectral_norm=False, g_filters=None, d_filters=None)
+
+
+def _write_old_run(path, **settings):
+    saved = {**json.loads(workdir.config_json(TrainConfig(), (28, 28, 1))), **OLD_NETWORK_DEFAULTS, **settings}
+    (path / workdir.CONFIG).write_text(json.dumps(saved))
+
+
+def test_an_old_mlp_run_reads_without_the_settings_mlp_never_took(tmp_path):
+    _write_old_run(tmp_path, network="mlp", g_filters=[32], d_filters=[32])
+    config, image_shape = workdir.read_config(str(tmp_path))
+    assert image_shape == (28, 28, 1) and config.g_filters == (32,)
+    assert config.kernel_size is None and config.d_batchnorm is None and config.spectral_norm is None
+    assert config.d_dropout == 0.3 and config.negative_slope == 0.2  # mlp takes these: kept
+    workdir.check_workdir(str(tmp_path), TrainConfig(network="mlp", g_filters=(32,), d_filters=(32,)), (28, 28, 1))
+
+
+def test_an_old_dcgan_run_resumes_with_unset_settings_and_refuses_other_ones(tmp_path):
+    _write_old_run(tmp_path, network="dcgan")
+    workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan"), (28, 28, 1))  # 5 == dcgan's default
+    workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", kernel_size=5), (28, 28, 1))
+    with pytest.raises(ConfigError, match="holds a run with kernel_size=5, but this run asks for kernel_size=3"):
+        workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", kernel_size=3), (28, 28, 1))
+    with pytest.raises(ConfigError, match="spectral_norm=False, but this run asks for spectral_norm=True"):
+        workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", spectral_norm=True), (28, 28, 1))
+
+
+def test_no_run_and_an_unreadable_config_are_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="holds no training run"):
+        workdir.read_config(str(tmp_path))
+    (tmp_path / workdir.CONFIG).write_text("{")
+    with pytest.raises(ConfigError, match="is unreadable"):
+        workdir.load_run(str(tmp_path))
