@@ -32,7 +32,7 @@ def test_the_export_is_unconditional_and_matches_keras(sgan, sexported):
     _, inputs = loaded.signatures["serving_default"].structured_input_signature
     assert set(inputs) == {"latent"} and sexported.num_classes is None
     z = sgan.latents(64, seed=3)
-    ids = keras.ops.convert_to_numpy(sgan.latent_cluster(z))
+    ids = keras.ops.convert_to_numpy(sgan.fake_labels(z, None))
     assert len(set(ids.tolist())) == CLUSTERS  # every cluster's path is compared
     want = sgan.generate(64, latents=z)
     got = loaded.signatures["serving_default"](latent=tf.constant(z))["images"].numpy()
@@ -42,7 +42,7 @@ def test_the_export_is_unconditional_and_matches_keras(sgan, sexported):
     # The cluster a latent falls in decides the image: moving z_0 into another cluster changes it.
     z2 = z.copy()
     z2[:, 0] = -z2[:, 0]
-    moved = keras.ops.convert_to_numpy(sgan.latent_cluster(z2)) != ids
+    moved = keras.ops.convert_to_numpy(sgan.fake_labels(z2, None)) != ids
     assert moved.any()
     other = loaded.signatures["serving_default"](latent=tf.constant(z2))["images"].numpy()
     assert np.abs(other[moved] - want[moved]).max() > 1e-3
