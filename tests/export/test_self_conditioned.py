@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from kgan import export, features
+from kgan import export, features, serving
 
 LATENT_DIM = 8
 CLUSTERS = 5
@@ -37,7 +37,7 @@ def test_the_export_is_unconditional_and_matches_keras(sgan, sexported):
     want = sgan.generate(64, latents=z)
     got = loaded.signatures["serving_default"](latent=tf.constant(z))["images"].numpy()
     assert np.abs(got - want).max() <= 1e-5
-    tfl = export.TFLiteGenerator(sexported.tflite["float32"])(z)
+    tfl = serving.TFLiteGenerator(sexported.tflite["float32"])(z)
     assert np.abs(tfl - want).max() <= 1e-4
     # The cluster a latent falls in decides the image: moving z_0 into another cluster changes it.
     z2 = z.copy()
