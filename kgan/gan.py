@@ -299,12 +299,16 @@ class GAN(keras.Model):
         labeller = self.fake_labels
         if labeller is None:
             return self._replica_noise(local_batch), None
+
+        def sample(draw, shape=()):
+            return self._replica_draw(draw, local_batch, shape)
+
         if not g_step:
-            labels = labeller.draw(lambda draw, shape=(): self._replica_draw(draw, local_batch, shape), local_batch)
+            labels = labeller.draw(sample, local_batch)
             z = self._replica_noise(local_batch)
         else:
             z = self._replica_noise(local_batch)
-            labels = labeller.draw(lambda draw, shape=(): self._replica_draw(draw, local_batch, shape), local_batch)
+            labels = labeller.draw(sample, local_batch)
             if self.mode_seeking:
                 z, labels = labeller.pair(z, labels)
         return z, labeller(z, labels)
