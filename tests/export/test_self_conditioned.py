@@ -51,3 +51,20 @@ def test_the_export_is_unconditional_and_matches_keras(sgan, sexported):
 def test_full_integer_is_skipped_with_the_reason(sexported):
     assert "int8_full" not in sexported.tflite
     assert "int8_dynamic" in sexported.tflite_skipped["int8_full"]
+
+
+def test_the_export_learns_of_the_int8_obstacle_from_the_layer_not_from_features(sgan):
+    """kgan.export imports nothing from features: any layer may say why int8 activations would change it."""
+    from kgan.export import writer
+
+    class Fussy(keras.layers.Layer):
+        quantization_sensitive = "rounds its input to a grid finer than int8"
+
+        def call(self, x):
+            return x
+
+    inner = keras.Sequential([keras.Input((4,)), Fussy(), keras.layers.Dense(2)])
+    nested = keras.Sequential([keras.Input((4,)), inner])
+    assert writer._quantization_sensitive(nested) == Fussy.quantization_sensitive
+    assert writer._quantization_sensitive(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])) is None
+    assert "int8_dynamic" in writer._quantization_sensitive(sgan.sampling_generator)
