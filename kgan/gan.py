@@ -12,17 +12,24 @@ optimizer. It runs unchanged on one device, under `MirroredStrategy` and under
   `keras.random.SeedGenerator`, and each replica takes its own rows. With
   synchronized BatchNorm (or none) and no dropout, a step on N replicas equals
   a step on one device to float tolerance; `tests/test_gan.py` checks that.
+
+`train_step` reads as its stages: `_real_batch` (images and labels of the
+data), `_d_step` (`_fake_inputs`: latents and their labels from the labeller;
+`_with_instance_noise`; `_d_logits`; the loss; `_d_penalties`; the update),
+`_g_step` (mode-seeking pairs, `_mode_seeking`, the update), `_update_ema` and
+`_logs`. The core knows no conditioning feature: labels of generated images
+come from a labeller (`kgan.labellers`), and label smoothing is a loss wrapper
+(`kgan.losses.with_label_smoothing`).
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import checks
+from kgan import checks, labellers
 from kgan import losses as losses_lib
-from kgan.features import clusters
-from kgan.losses import diversity, penalties
 from kgan.errors import ConfigError
+from kgan.losses import diversity, penalties
 
 
 def _has_batchnorm(model):
@@ -60,7 +67,14 @@ class GAN(keras.Model):
 
         num_classes: for class-conditional networks (G takes `[latents,
             labels]`, D takes `[images, labels]`); batches are then
-            `(images, labels)` and generated images get uniformly drawn labels.
+            `(images, labels)` and generated images get uniformly drawn labels
+            (`fake_labels=kgan.labellers.UniformLabels(num_classes)`).
+        fake_labels: where generated images get their labels for a conditional
+            discriminator: a labeller (`kgan.labellers`). Default: uniform
+            labels if `num_classes` is given, else the labeller a layer of the
+            generator offers (a self-conditioned generator's
+            `kgan.features.clusters.LatentCluster`), else none (unconditional).
+            Real labels come from `(images, labels)` batches either way.
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of
             the generator weights in `ema_generator`, used by `generate`,
             sample grids, evaluation and export; the raw `generator` stays.
@@ -83,29 +97,14 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator, discriminator, latent_dim=None, seed=0, ema_decay=None, num_classes=None,
-                 **kwargs):
+                 fake_labels=None, **kwargs):
         super().__init__(**kwargs)
         if latent_dim is None:
             latent_dim = int(generator.inputs[0].shape[-1])
-        conditional = len(generator.inputs) == 2
-        # A self-conditioned generator (kgan.features.clusters) derives a cluster id from the latents;
-        # D is then conditional on it: fakes get G's id, real batches carry theirs.
-        self.latent_cluster = clusters.find_latent_cluster(generator)
-        if self.latent_cluster is not None:
-            if num_classes is not None or len(discriminator.inputs) != 2:
-                raise ConfigError("a self-conditioned generator needs a discriminator taking [images, cluster ids] "
-                                  "(e.g. kgan.nets.cdcgan_discriminator) and no num_classes")
-            clusters.check_fits(discriminator, self.latent_cluster.num_clusters, "discriminator")
-        if conditional and num_classes is None:
-            raise ConfigError("this generator takes [latents, labels]: pass num_classes to GAN")
-        if num_classes is not None:
-            if not conditional or len(discriminator.inputs) != 2:
-                raise ConfigError(
-                    "num_classes needs a conditional generator and discriminator taking [inputs, labels] "
-                    "(e.g. kgan.nets.cdcgan_*)"
-                )
-            checks.integer("num_classes", num_classes, min=2)
-        self.num_classes = None if num_classes is None else int(num_classes)
+        self._given_fake_labels = fake_labels  # serialized by get_config; the defaults are derived again
+        self.fake_labels = self._labeller(generator, discriminator, num_classes, fake_labels)
+        # The number of classes users pick from (None when G derives its labels itself).
+        self.num_classes = self.fake_labels.num_classes if self._labels_feed_g else None
         checks.positive_int("latent_dim", latent_dim)
         self.generator = generator
         self.discriminator = discriminator
@@ -125,6 +124,28 @@ class GAN(keras.Model):
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.built = True
+
+    @staticmethod
+    def _labeller(generator, discriminator, num_classes, fake_labels):
+        """The labeller of generated images (see `fake_labels`), bound to the networks; None if unconditional."""
+        offered = labellers.offered_labeller(generator)
+        if fake_labels is not None and num_classes is not None:
+            raise ConfigError("pass num_classes or fake_labels to GAN, not both")
+        if fake_labels is None and num_classes is not None:
+            if offered is not None:
+                raise ConfigError("this generator labels its images itself "
+                                  f"({type(offered).__name__}): pass no num_classes to GAN")
+            fake_labels = labellers.UniformLabels(num_classes)
+        fake_labels = offered if fake_labels is None else fake_labels
+        if fake_labels is not None:
+            fake_labels.bind(generator, discriminator)
+        if len(generator.inputs) == 2 and (fake_labels is None or not fake_labels.feeds_generator):
+            raise ConfigError("this generator takes [latents, labels]: pass num_classes to GAN")
+        return fake_labels
+
+    @property
+    def _labels_feed_g(self):
+        return self.fake_labels is not None and self.fake_labels.feeds_generator
 
     # ------------------------------------------------------------------ setup
     def compile(
@@ -180,11 +201,8 @@ class GAN(keras.Model):
             checks.weight(name, value)
         for name, value in (("r1_every", r1_every), ("instance_noise_steps", instance_noise_steps)):
             checks.integer(name, value, min=1)
-        checks.fraction("label_smoothing", label_smoothing)
-        if label_smoothing and self.loss_fn not in (losses_lib.minimax, losses_lib.non_saturating):
-            raise ConfigError(
-                f"label_smoothing applies to the cross-entropy losses (minimax, non_saturating), not {self.loss_name!r}"
-            )
+        if label_smoothing != 0:  # its range and loss are checked by the wrapper
+            self.loss_fn = losses_lib.with_label_smoothing(self.loss_fn, label_smoothing)
         self.gradient_penalty = float(gradient_penalty)
         self.r1_penalty = float(r1_penalty)
         self.r1_every = int(r1_every)
@@ -264,29 +282,64 @@ class GAN(keras.Model):
         return z[start : start + local_batch]
 
     def _G(self, z, labels, training):
-        return self.generator([z, labels] if self.num_classes else z, training=training)
+        return self.generator([z, labels] if self._labels_feed_g else z, training=training)
 
     def _D(self, images, labels, training=True):
         return self.discriminator([images, labels] if labels is not None else images, training=training)
 
-    def _cluster_labels(self, z, labels):
-        """The cluster ids a self-conditioned G derives from `z`; `labels` unchanged otherwise."""
-        return self.latent_cluster(z) if self.latent_cluster is not None else labels
-
-    def _replica_labels(self, local_batch):
-        def draw(shape, seed):
-            return keras.random.randint(shape, 0, self.num_classes, seed=seed, dtype="int32")
-
-        return self._replica_draw(draw, local_batch) if self.num_classes else None
-
     def _replica_noise(self, local_batch):
         return self._replica_draw(keras.random.normal, local_batch, (self.latent_dim,))
 
+    def _fake_inputs(self, local_batch, g_step=False):
+        """Latents and their labels (None if unconditional) for a batch of fakes.
+
+        A D step draws labels before latents, the G step after (and pairs them for mode seeking):
+        the order of draws from the seed is kept, so a seed gives the numbers it always gave.
+        """
+        labeller = self.fake_labels
+        if labeller is None:
+            return self._replica_noise(local_batch), None
+
+        def sample(draw, shape=()):
+            return self._replica_draw(draw, local_batch, shape)
+
+        if not g_step:
+            labels = labeller.draw(sample, local_batch)
+            z = self._replica_noise(local_batch)
+        else:
+            z = self._replica_noise(local_batch)
+            labels = labeller.draw(sample, local_batch)
+            if self.mode_seeking:
+                z, labels = labeller.pair(z, labels)
+        return z, labeller(z, labels)
+
+    def _real_batch(self, data):
+        """`(images, labels or None, local batch size)` of a batch; a conditional GAN needs labels."""
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        real_labels = None
+        if self.fake_labels is not None:
+            if not isinstance(data, (tuple, list)) or len(data) < 2:
+                raise ConfigError(self.fake_labels.missing_labels)
+            real_labels = tf.cast(data[1], tf.int32)
+        local_batch = real.shape[0] if real.shape[0] is not None else tf.shape(real)[0]
+        return real, real_labels, local_batch
+
     def _with_instance_noise(self, images, local_batch):
+        """`images` plus Gaussian noise whose std decays linearly from `instance_noise` to 0."""
         step = tf.cast(self.d_optimizer.iterations, tf.float32)
         std = self.instance_noise * tf.maximum(0.0, 1.0 - step / float(self.instance_noise_steps))
         noise = self._replica_draw(keras.random.normal, local_batch, tuple(images.shape[1:]))
         return images + tf.cast(std, images.dtype) * tf.cast(noise, images.dtype)
+
+    def _d_logits(self, real, real_labels, fake, fake_labels, local_batch):
+        """D's logits on the real and the fake batch."""
+        if not self._joint_d_call:
+            return self._D(real, real_labels), self._D(fake, fake_labels)
+        # One D call on [real; fake]: same result when D treats examples
+        # independently (no BatchNorm), and faster.
+        both = self._D(tf.concat([real, tf.cast(fake, real.dtype)], 0),
+                       None if real_labels is None else tf.concat([real_labels, fake_labels], 0))
+        return both[:local_batch], both[local_batch:]
 
     def _d_penalties(self, real, fake, labels, local_batch):
         """Per-example gradient penalties (already weighted), or None."""
@@ -312,9 +365,58 @@ class GAN(keras.Model):
             total = r1_term if total is None else total + r1_term
         return total
 
+    def _mode_seeking(self, images, z, local_batch):
+        """MSGAN term per pair `[pairs]`, and weighted per example `[batch]` (0 for an odd last row).
+
+        Pairs are neighbouring rows (2i, 2i + 1), which differ in z and share a label; with an
+        even per-replica batch, N replicas form the same pairs as one device.
+        """
+        half = local_batch // 2
+        ms = diversity.mode_seeking(images[: 2 * half : 2], images[1 : 2 * half : 2],
+                                    z[: 2 * half : 2], z[1 : 2 * half : 2])
+        # Each pair's term on both of its examples: the global mean is the mean over pairs.
+        return ms, self.mode_seeking * tf.concat([tf.repeat(ms, 2), tf.zeros([local_batch - 2 * half])], 0)
+
     @staticmethod
     def _scaled(optimizer, loss):
         return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
+
+    @staticmethod
+    def _apply(tape, scaled_loss, optimizer, network):
+        grads = tape.gradient(scaled_loss, network.trainable_variables)
+        optimizer.apply_gradients(zip(grads, network.trainable_variables))
+
+    def _d_step(self, real, real_labels, local_batch):
+        """One discriminator update; returns what the logs and the G step need."""
+        z, fake_labels = self._fake_inputs(local_batch)
+        fake = self._G(z, fake_labels, training=True)
+        real_in, fake_in = real, fake
+        if self.instance_noise:
+            real_in = self._with_instance_noise(real, local_batch)
+            fake_in = self._with_instance_noise(fake, local_batch)
+        with tf.GradientTape() as tape:
+            real_logits, fake_logits = self._d_logits(real_in, real_labels, fake_in, fake_labels, local_batch)
+            d_per_example, _ = self.loss_fn(real_logits, fake_logits)
+            penalty = self._d_penalties(real, fake, real_labels, local_batch)
+            objective = d_per_example if penalty is None else d_per_example + penalty
+            scaled = self._scaled(self.d_optimizer, tf.nn.compute_average_loss(objective))
+        self._apply(tape, scaled, self.d_optimizer, self.discriminator)
+        return dict(d_per_example=d_per_example, penalty=penalty, real_logits=real_logits, fake_logits=fake_logits)
+
+    def _g_step(self, real_logits, local_batch):
+        """One generator update (the real logits of the last D step feed relativistic losses)."""
+        z, labels = self._fake_inputs(local_batch, g_step=True)
+        ms = None
+        with tf.GradientTape() as tape:
+            fake = self._G(z, labels, training=True)
+            _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), self._D(fake, labels))
+            objective = g_per_example
+            if self.mode_seeking:
+                ms, ms_per_example = self._mode_seeking(fake, z, local_batch)
+                objective = g_per_example + ms_per_example
+            scaled = self._scaled(self.g_optimizer, tf.nn.compute_average_loss(objective))
+        self._apply(tape, scaled, self.g_optimizer, self.generator)
+        return dict(g_per_example=g_per_example, mode_seeking=ms)
 
     def _update_ema(self):
         """ema ← d·ema + (1 − d)·w for the generator's weights (statistics are copied).
@@ -341,92 +443,28 @@ class GAN(keras.Model):
             return tf.reduce_mean(tf.sigmoid(logits))
         return tf.reduce_mean(logits)
 
+    def _logs(self, d, g):
+        """Updates the trackers with this replica's means (Keras sums them across replicas); the step's logs."""
+        self.d_loss_tracker.update_state(tf.reduce_mean(d["d_per_example"]))
+        self.g_loss_tracker.update_state(tf.reduce_mean(g["g_per_example"]))
+        self.d_real_tracker.update_state(self._d_output(d["real_logits"]))
+        self.d_fake_tracker.update_state(self._d_output(d["fake_logits"]))
+        logs = {m.name: m.result() for m in self.metrics}
+        if d["penalty"] is not None:
+            logs["d_penalty"] = tf.reduce_mean(d["penalty"])
+        if g["mode_seeking"] is not None:
+            logs["g_mode_seeking"] = tf.reduce_mean(g["mode_seeking"])
+        return _for_keras_reduction(logs)
+
     def train_step(self, data):
         """`d_steps` discriminator updates, then one generator update."""
-        real = data[0] if isinstance(data, (tuple, list)) else data
-        real_labels = None
-        if self.num_classes or self.latent_cluster is not None:
-            if not isinstance(data, (tuple, list)) or len(data) < 2:
-                if self.latent_cluster is not None:
-                    raise ConfigError("a self-conditioned GAN trains on (images, cluster ids) batches: "
-                                      "map the data with kgan.features.label_batches")
-                raise ConfigError("a conditional GAN trains on (images, labels) batches: load data with_labels=True")
-            real_labels = tf.cast(data[1], tf.int32)
-        local_batch = real.shape[0] if real.shape[0] is not None else tf.shape(real)[0]
-        G, D = self.generator, self.discriminator
-
+        real, real_labels, local_batch = self._real_batch(data)
         for _ in range(self.d_steps):
-            fake_labels = self._replica_labels(local_batch)
-            z_d = self._replica_noise(local_batch)
-            fake_labels = self._cluster_labels(z_d, fake_labels)
-            fake = self._G(z_d, fake_labels, training=True)
-            real_in, fake_in = real, fake
-            if self.instance_noise:
-                real_in = self._with_instance_noise(real, local_batch)
-                fake_in = self._with_instance_noise(fake, local_batch)
-            with tf.GradientTape() as tape:
-                if self._joint_d_call:
-                    # One D call on [real; fake]: same result when D treats examples
-                    # independently (no BatchNorm), and faster.
-                    both = self._D(tf.concat([real_in, tf.cast(fake_in, real_in.dtype)], 0),
-                                   None if real_labels is None else tf.concat([real_labels, fake_labels], 0))
-                    real_logits, fake_logits = both[:local_batch], both[local_batch:]
-                else:
-                    real_logits = self._D(real_in, real_labels)
-                    fake_logits = self._D(fake_in, fake_labels)
-                d_per_example, _ = self.loss_fn(real_logits, fake_logits)
-                if self.label_smoothing:
-                    # -(1-s) log σ(r) - s log(1-σ(r)) = softplus(-r) + s·r
-                    d_per_example += self.label_smoothing * tf.reshape(tf.cast(real_logits, tf.float32), [-1])
-                d_objective = d_per_example
-                penalty = self._d_penalties(real, fake, real_labels, local_batch)
-                if penalty is not None:
-                    d_objective = d_per_example + penalty
-                d_loss = tf.nn.compute_average_loss(d_objective)
-                scaled = self._scaled(self.d_optimizer, d_loss)
-            grads = tape.gradient(scaled, D.trainable_variables)
-            self.d_optimizer.apply_gradients(zip(grads, D.trainable_variables))
-
-        z = self._replica_noise(local_batch)
-        g_labels = self._replica_labels(local_batch)
-        if self.mode_seeking:
-            # Pairs of neighbouring rows (2i, 2i + 1) differ in z and share a label; with an even
-            # per-replica batch, N replicas form the same pairs as one device.
-            half = local_batch // 2
-            if g_labels is not None:
-                g_labels = diversity.pair_labels(g_labels)
-            if self.latent_cluster is not None:  # a pair shares z_0, hence its cluster
-                z = tf.concat([diversity.pair_labels(z[:, 0])[:, None], z[:, 1:]], 1)
-        g_labels = self._cluster_labels(z, g_labels)
-        with tf.GradientTape() as tape:
-            g_fake = self._G(z, g_labels, training=True)
-            g_fake_logits = self._D(g_fake, g_labels)
-            _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), g_fake_logits)
-            g_objective = g_per_example
-            if self.mode_seeking:
-                ms = diversity.mode_seeking(g_fake[: 2 * half : 2], g_fake[1 : 2 * half : 2],
-                                            z[: 2 * half : 2], z[1 : 2 * half : 2])
-                # Each pair's term on both of its examples: the global mean is the mean over pairs.
-                g_objective = g_per_example + self.mode_seeking * tf.concat(
-                    [tf.repeat(ms, 2), tf.zeros([local_batch - 2 * half])], 0)
-            g_loss = tf.nn.compute_average_loss(g_objective)
-            scaled = self._scaled(self.g_optimizer, g_loss)
-        grads = tape.gradient(scaled, G.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(grads, G.trainable_variables))
+            d = self._d_step(real, real_labels, local_batch)
+        g = self._g_step(d["real_logits"], local_batch)
         if self.ema_generator is not None:
             self._update_ema()
-
-        # Trackers get this replica's mean; Keras sums them across replicas.
-        self.d_loss_tracker.update_state(tf.reduce_mean(d_per_example))
-        self.g_loss_tracker.update_state(tf.reduce_mean(g_per_example))
-        self.d_real_tracker.update_state(self._d_output(real_logits))
-        self.d_fake_tracker.update_state(self._d_output(fake_logits))
-        logs = {m.name: m.result() for m in self.metrics}
-        if penalty is not None:
-            logs["d_penalty"] = tf.reduce_mean(penalty)
-        if self.mode_seeking:
-            logs["g_mode_seeking"] = tf.reduce_mean(ms)
-        return _for_keras_reduction(logs)
+        return self._logs(d, g)
 
     def test_step(self, data):
         raise NotImplementedError("GAN has no validation step: evaluate samples with kgan callbacks instead")
@@ -437,9 +475,28 @@ class GAN(keras.Model):
         """The generator used for samples, evaluation and export (the EMA copy when kept)."""
         return self.ema_generator if self.ema_generator is not None else self.generator
 
-    def extra_checkpoint_state(self):
-        """State beyond G, D and the optimizers that `kgan.callbacks.Checkpoint` must keep."""
-        return {"ema_generator": list(self.ema_generator.variables)} if self.ema_generator is not None else {}
+    def checkpoint_state(self):
+        """The training state a checkpoint must keep, as `{name: list of variables}`.
+
+        `kgan.callbacks.Checkpoint` writes these (plus its epoch counter) with
+        `tf.train.Checkpoint`: both networks (BatchNorm statistics and dropout
+        seed states included), both optimizers' slots and step counters, the
+        training noise's seed state and, with `ema_decay`, the EMA generator.
+        Plain variable lists in the networks' own order do not depend on layer
+        names (which vary with what else was built). The names and their order
+        are a file format: checkpoints written by earlier kgan versions restore.
+        Call after `compile`.
+        """
+        state = {
+            "generator": list(self.generator.variables),
+            "discriminator": list(self.discriminator.variables),
+            "d_optimizer": list(self.d_optimizer.variables),
+            "g_optimizer": list(self.g_optimizer.variables),
+            "noise_seed": [self.noise_seed.state],
+        }
+        if self.ema_generator is not None:
+            state["ema_generator"] = list(self.ema_generator.variables)
+        return state
 
     def latents(self, num_images, seed=0):
         """The latent vectors `generate(num_images, seed)` uses, as a float32 numpy array."""
@@ -496,14 +553,18 @@ class GAN(keras.Model):
             "latent_dim": self.latent_dim,
             "seed": self.seed,
             "ema_decay": self.ema_decay,
-            "num_classes": self.num_classes,
+            # A labeller GAN derived (from num_classes, or offered by G) is derived again on loading.
+            "num_classes": self.num_classes if self._given_fake_labels is None else None,
+            "fake_labels": None if self._given_fake_labels is None
+            else keras.saving.serialize_keras_object(self._given_fake_labels),
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        for key in ("generator", "discriminator", "fake_labels"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
     def get_compile_config(self):

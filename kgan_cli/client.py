@@ -26,11 +26,11 @@ from kgan_cli import common
 
 common.import_tensorflow_quietly()
 
-from kgan import export  # noqa: E402
+from kgan import export, serving  # noqa: E402
 from kgan import images as images_lib  # noqa: E402
 from kgan.errors import ConfigError  # noqa: E402
-from kgan.export import rest  # noqa: E402
 from kgan.io import atomic_write  # noqa: E402
+from kgan.serving import ServingError, rest  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -69,7 +69,7 @@ def _images():
     if z is None and FLAGS.num_images < 1:
         raise ConfigError(f"num_images must be at least 1, got {FLAGS.num_images}")
     if FLAGS.tflite:
-        run = export.TFLiteGenerator(FLAGS.tflite, num_threads=FLAGS.num_threads)
+        run = serving.TFLiteGenerator(FLAGS.tflite, num_threads=FLAGS.num_threads)
         labels = None
         if run.conditional and FLAGS.label is not None and FLAGS.label >= 0:
             labels = FLAGS.label
@@ -106,7 +106,7 @@ def _main(argv):
     with common.errors_exit():
         try:
             images = _images()
-        except rest.ServingError as e:
+        except ServingError as e:
             message = str(e).splitlines()[0]
             if e.status is not None and 400 <= e.status < 500:
                 common.fail(message)  # the server rejected the request: bad input, exit 2

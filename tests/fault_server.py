@@ -119,15 +119,15 @@ def _install(point, n):
     elif point == "export_saved_model_written":  # export: SavedModel complete in the temporary directory
         from kgan import export
 
-        _on_nth_call(export.saved_model_lib, "write", n, after=lambda *a, **k: None)
+        _on_nth_call(export.saved_model, "write", n, after=lambda *a, **k: None)
     elif point == "export_tflite":  # export: before the n-th TFLite conversion
         from kgan import export
 
-        _on_nth_call(export.tflite_lib, "convert", n, before=lambda *a, **k: None)
+        _on_nth_call(export.tflite, "convert", n, before=lambda *a, **k: None)
     elif point == "export_manifest_final":  # export: manifest has its version, directory not yet renamed
         from kgan import export
 
-        _on_nth_call(export, "_write_manifest", n, after=lambda *a, **k: None)
+        _on_nth_call(export.publish, "_write_manifest", n, after=lambda *a, **k: None)
     elif point == "export_renamed":  # export: the version directory was just renamed into place
         real_rename = os.rename
         calls = [0]

@@ -1,10 +1,20 @@
-"""The `>>>` examples in kgan's docstrings run as written (the modules whose examples are self-contained)."""
+"""The `>>>` examples in kgan's docstrings run as written.
+
+- `test_docstring_examples_run`: the settings, workdir, distribute, nets and data modules (self-contained).
+- `test_core_docstring_examples_run`: the core (gan, labellers), losses, features, export, serving,
+  callbacks and eval.frechet; their examples see the module's own names plus `np`, `tf`, `keras` and `kgan`.
+"""
 
 import doctest
 import importlib
+import pkgutil
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
+import kgan
 from tests.conftest import MNIST_DIR, REPO
 
 MODULES = ["kgan.checks", "kgan.config", "kgan.training", "kgan.workdir", "kgan.distribute", "kgan.nets",
@@ -21,3 +31,38 @@ def test_docstring_examples_run(name, monkeypatch):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (output above)"
+
+
+def _modules(*names):
+    out = []
+    for name in names:
+        module = importlib.import_module(name)
+        out.append(name)
+        if hasattr(module, "__path__"):  # a package: every module in it
+            out.extend(m.name for m in pkgutil.iter_modules(module.__path__, name + "."))
+    return out
+
+
+CORE_MODULES = _modules("kgan.gan", "kgan.labellers", "kgan.losses", "kgan.features", "kgan.export", "kgan.serving",
+                        "kgan.callbacks", "kgan.eval.frechet")
+
+
+@pytest.mark.parametrize("name", CORE_MODULES)
+def test_core_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    globs = {**vars(module), "np": np, "tf": tf, "keras": keras, "kgan": kgan}
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    out = []
+    for test in finder.find(module, name, globs=globs):
+        if test.lineno is None or test.filename == module.__file__:
+            runner.run(test, out=out.append)
+    assert runner.failures == 0, "".join(out)
+
+
+def test_the_core_modules_with_examples_are_covered():
+    """The examples are found: a module list that stopped matching would test nothing."""
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    counted = sum(len(t.examples) for name in CORE_MODULES
+                  for t in finder.find(importlib.import_module(name), name))
+    assert counted >= 30

@@ -374,7 +374,7 @@ def test_self_conditioned_d_sees_the_real_ids_and_the_ones_g_derived():
     gan.train_step((tf.constant(images), tf.constant(real_ids)))
 
     def ids(latents):
-        return keras.ops.convert_to_numpy(gan.latent_cluster(latents))
+        return keras.ops.convert_to_numpy(gan.fake_labels(latents, None))
 
     d_step, g_step = seen_ids[0], seen_ids[-1]
     np.testing.assert_array_equal(d_step, np.concatenate([real_ids, ids(seen_z[0])]))  # one D call on [real; fake]
@@ -392,3 +392,84 @@ def test_self_conditioned_gan_errors_name_what_is_missing():
     G = features.self_conditioned(nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4)), 4)
     with pytest.raises(ConfigError, match="needs a discriminator taking \\[images, cluster ids\\]"):
         kgan.GAN(G, nets.dcgan_discriminator(filters=(8, 16)))
+
+
+def test_fake_labels_hook_takes_the_self_conditioning_labeller_explicitly():
+    """`fake_labels=features.ClusterLabels()` is what GAN picks up from the generator by itself."""
+    from kgan import features
+
+    def train(explicit):
+        keras.utils.set_random_seed(1)
+        G = features.self_conditioned(
+            nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4)), 4, prior=[0.1, 0.2, 0.3, 0.4])
+        D = nets.cdcgan_discriminator(num_classes=4, filters=(8, 16), dropout=0.0)
+        gan = kgan.GAN(G, D, seed=3, fake_labels=features.ClusterLabels() if explicit else None)
+        gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05), loss="hinge", mode_seeking=1.0)
+        gan.fit(_labelled_data(), epochs=1, verbose=0)
+        return gan, [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+
+    gan, w1 = train(explicit=True)
+    _, w2 = train(explicit=False)
+    assert isinstance(gan.fake_labels, features.ClusterLabels) and gan.num_classes is None
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="pass no num_classes"):
+        kgan.GAN(gan.generator, gan.discriminator, num_classes=4)
+
+
+def test_a_labeller_written_elsewhere_plugs_in():
+    """The hook is general: a labeller defined here (every fake gets label 2) reaches D, and G takes it."""
+    seen = []
+
+    class Twos(kgan.labellers.Labeller):
+        num_classes = 4
+
+        def __call__(self, latents, labels):
+            labels = tf.fill([tf.shape(latents)[0]], 2)
+            seen.append(labels)
+            return labels
+
+    G = nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4))
+    D = nets.cdcgan_discriminator(num_classes=4, filters=(8, 16), dropout=0.0)
+    gan = kgan.GAN(G, D, fake_labels=Twos())
+    gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05))
+    x, y = next(iter(_labelled_data()))
+    logs = gan.train_step((x, y))
+    assert len(seen) == 2 and all((s.numpy() == 2).all() for s in seen)  # the D step and the G step
+    assert np.isfinite(float(logs["g_loss"]))
+    assert gan.num_classes == 4  # G takes labels: users pick from 4 classes
+
+
+@pytest.mark.parametrize("kind", ["class_conditional", "explicit_uniform", "self_conditioned"])
+def test_keras_saving_round_trip_of_conditional_gans(kind, tmp_path):
+    from kgan import features
+
+    keras.utils.set_random_seed(0)
+    D = nets.cdcgan_discriminator(num_classes=4, filters=(8, 16), dropout=0.0)
+    if kind == "self_conditioned":
+        G = features.self_conditioned(nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4)), 4,
+                                      prior=[0.1, 0.2, 0.3, 0.4])
+        gan = kgan.GAN(G, D, ema_decay=0.9)
+    else:
+        G = nets.cdcgan_generator(latent_dim=LATENT, num_classes=4, filters=(16, 8, 4))
+        gan = kgan.GAN(G, D, **({"num_classes": 4} if kind == "class_conditional"
+                                else {"fake_labels": kgan.labellers.UniformLabels(4)}))
+    gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05))
+    gan.fit(_labelled_data(), epochs=1, verbose=0)
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras")
+    assert type(loaded.fake_labels) is type(gan.fake_labels) and loaded.num_classes == gan.num_classes
+    np.testing.assert_allclose(loaded.generate(4, seed=2), gan.generate(4, seed=2), atol=1e-6)
+    if kind == "self_conditioned":
+        np.testing.assert_allclose(loaded.fake_labels.layer.prior, [0.1, 0.2, 0.3, 0.4], atol=1e-6)
+    loaded.fit(_labelled_data(), epochs=1, verbose=0)  # ...and keeps training
+
+
+def test_label_smoothing_is_a_loss_wrapper_with_the_same_errors():
+    gan = _tiny_gan(label_smoothing=0.1)
+    assert gan.loss_fn.wrapped is kgan.losses.non_saturating and gan.loss_name == "non_saturating"
+    assert gan.get_compile_config()["label_smoothing"] == 0.1
+    with pytest.raises(ConfigError, match="applies to the cross-entropy losses .* not 'hinge'"):
+        _tiny_gan(loss="hinge", label_smoothing=0.1)
+    with pytest.raises(ConfigError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
+        _tiny_gan(label_smoothing=1.0)

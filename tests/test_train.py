@@ -58,7 +58,7 @@ def test_a_resumed_clusters_run_labels_with_its_saved_centroids(tmp_path, mnist_
     saved = (tmp_path / "clusters.npz").read_bytes()
     with np.load(tmp_path / "clusters.npz") as f:
         assert f["centroids"].shape == (5, 784) and abs(float(f["prior"].sum()) - 1) < 1e-5
-        np.testing.assert_allclose(gan.latent_cluster.prior, f["prior"], atol=1e-6)
+        np.testing.assert_allclose(gan.fake_labels.layer.prior, f["prior"], atol=1e-6)
 
     def no_kmeans(*args, **kwargs):
         raise AssertionError("k-means ran again on resume")
@@ -68,7 +68,7 @@ def test_a_resumed_clusters_run_labels_with_its_saved_centroids(tmp_path, mnist_
     assert history.epoch == [1]  # resumed, did not start over
     assert (tmp_path / "clusters.npz").read_bytes() == saved
     with np.load(tmp_path / "clusters.npz") as f:
-        np.testing.assert_allclose(gan.latent_cluster.prior, f["prior"], atol=1e-6)
+        np.testing.assert_allclose(gan.fake_labels.layer.prior, f["prior"], atol=1e-6)
 
 
 def test_a_run_from_before_a_setting_existed_resumes_with_its_default(tmp_path, mnist_dir):

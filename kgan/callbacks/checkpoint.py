@@ -1,7 +1,8 @@
 """`Checkpoint`: resumable training state written with `tf.train.CheckpointManager`.
 
-A checkpoint holds both networks, both optimizers' slots and step counters, the
-noise generator's state and the number of finished epochs. TensorFlow writes
+A checkpoint holds what `GAN.checkpoint_state()` names (both networks, both
+optimizers' slots and step counters, the noise generator's state, the EMA
+generator) and the number of finished epochs. TensorFlow writes
 the files first and then atomically replaces the `checkpoint` index, so a run
 killed mid-write still resumes from the previous checkpoint.
 """
@@ -54,20 +55,8 @@ class Checkpoint(keras.callbacks.Callback):
 
     def _state(self):
         if self._manager is None:
-            m = self.model
             self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-            # Plain variable lists, in the networks' own order: they cover
-            # BatchNorm statistics and dropout seed states too, and do not
-            # depend on layer names (which vary with what else was built).
-            ckpt = tf.train.Checkpoint(
-                generator=list(m.generator.variables),
-                discriminator=list(m.discriminator.variables),
-                d_optimizer=list(m.d_optimizer.variables),
-                g_optimizer=list(m.g_optimizer.variables),
-                noise_seed=[m.noise_seed.state],
-                epoch=self._epoch,
-                **getattr(m, "extra_checkpoint_state", dict)(),
-            )
+            ckpt = tf.train.Checkpoint(**_with_epoch(self.model.checkpoint_state(), self._epoch))
             self._manager = tf.train.CheckpointManager(ckpt, self.directory, max_to_keep=self.max_to_keep)
         return self._manager
 
@@ -151,6 +140,17 @@ def _unpublish(manager, number):
             save_relative_paths=True)
     else:
         os.remove(os.path.join(manager.directory, "checkpoint"))
+
+
+def _with_epoch(state, epoch):
+    """`state` with `epoch` after `noise_seed`: the key order checkpoints have always been written with."""
+    out = {}
+    for key, value in state.items():
+        out[key] = value
+        if key == "noise_seed":
+            out["epoch"] = epoch
+    out.setdefault("epoch", epoch)
+    return out
 
 
 def _finite(logs):

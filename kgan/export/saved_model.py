@@ -9,7 +9,7 @@ moving averages, dropout is off):
   `images`. It draws the latents itself, exactly as `GAN.latents(n, seed)`
   does (`keras.random.normal` = `tf.random.stateless_normal` with seed
   `[seed mod (2**31 - 2), 0]`), so the same seed gives the same images, here,
-  in `GAN.generate(n, seed)` and in `kgan.export.latents(n, latent_dim, seed)`.
+  in `GAN.generate(n, seed)` and in `latents(n, latent_dim, seed)` (also `kgan.export.latents`).
   `num_images` outside [1, max_images] (1024 by default) fails inside the graph
   with an `InvalidArgument` error (HTTP 400 from TF Serving) before anything
   is allocated.
@@ -27,6 +27,8 @@ loads with `tf.saved_model.load` (or TF Serving) without kgan or Keras.
 
 import keras
 import tensorflow as tf
+
+from kgan import checks
 
 SERVING_DEFAULT = "serving_default"
 GENERATE = "generate"
@@ -54,6 +56,22 @@ def stateless_latents(num_images, latent_dim, seed):
     pair = tf.stack([tf.math.floormod(seed, _SEED_MODULUS), tf.constant(0, tf.int64)])
     return tf.random.stateless_normal(tf.stack([num_images, latent_dim]), seed=tf.cast(pair, tf.int32),
                                       dtype=tf.float32)
+
+
+def latents(num_images, latent_dim, seed=0, max_images=None):
+    """Latent vectors float32 `[num_images, latent_dim]`, the same `GAN.latents(num_images, seed)` draws.
+
+    Raises `ConfigError` unless 1 <= num_images <= max_images (default 1024).
+
+    Example:
+
+    >>> latents(4, 100, seed=0).shape
+    (4, 100)
+    """
+    max_images = MAX_IMAGES if max_images is None else int(max_images)
+    checks.integer("num_images", num_images, min=1, max=max_images)
+    checks.integer("seed", seed)
+    return stateless_latents(int(num_images), int(latent_dim), int(seed)).numpy()
 
 
 def to_unit_range(images):

@@ -3,6 +3,6 @@
 `clusters`: self-conditioning on k-means clusters of the data (no labels needed).
 """
 
-from kgan.features.clusters import LatentCluster, fit_clusters, label_batches, self_conditioned
+from kgan.features.clusters import ClusterLabels, LatentCluster, fit_clusters, label_batches, self_conditioned
 
-__all__ = ["LatentCluster", "fit_clusters", "label_batches", "self_conditioned"]
+__all__ = ["ClusterLabels", "LatentCluster", "fit_clusters", "label_batches", "self_conditioned"]

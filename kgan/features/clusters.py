@@ -15,11 +15,17 @@ training) and keeps the generator unconditional to its users:
 - `self_conditioned(generator, k)`: a conditional generator `[latents, labels]`
   wrapped as `latents -> images` with a `LatentCluster` inside.
 
-`kgan.GAN` finds the `LatentCluster` in such a generator and gives the
-discriminator the cluster id of every fake image (the one G derived) and of
-every real one (the one `label_batches` attached). Samples, evaluation and
-export see a plain `latents -> images` generator: the exported signature is
-that of an unconditional GAN.
+- `ClusterLabels`: the labeller (`kgan.labellers`) that gives each fake image
+  the cluster id G derived from its latent; `LatentCluster.labeller()` offers
+  it, so `kgan.GAN(G, D)` plugs it in by itself (or pass
+  `fake_labels=ClusterLabels()`).
+
+`kgan.GAN` then gives the discriminator the cluster id of every fake image
+(the one G derived) and of every real one (the one `label_batches` attached).
+Samples, evaluation and export see a plain `latents -> images` generator: the
+exported signature is that of an unconditional GAN. The kgan core never
+imports this module: it sees a labeller, and the export sees a layer that is
+`quantization_sensitive`.
 
 Example:
 
@@ -40,6 +46,8 @@ import tensorflow as tf
 
 from kgan import checks
 from kgan.errors import ConfigError
+from kgan.labellers import Labeller
+from kgan.losses import diversity
 
 MAX_FIT_IMAGES = 20_000  # k-means sees at most this many images (a seeded random subset of more)
 
@@ -96,9 +104,10 @@ def fit_clusters(images, num_clusters, seed=0, max_images=MAX_FIT_IMAGES):
 
     Example:
 
-    >>> centroids, prior = fit_clusters(images, 100)
+    >>> images = np.random.default_rng(0).integers(0, 256, (200, 28, 28, 1), dtype=np.uint8)
+    >>> centroids, prior = fit_clusters(images, 10)
     >>> centroids.shape, round(float(prior.sum()), 6)
-    ((100, 784), 1.0)
+    ((10, 784), 1.0)
     """
     from sklearn.cluster import KMeans
 
@@ -146,9 +155,15 @@ class LatentCluster(keras.layers.Layer):
     Example:
 
     >>> layer = LatentCluster(3, prior=[0.5, 0.25, 0.25])
-    >>> np.bincount(layer(np.random.normal(size=(10000, 8))), minlength=3) / 10000
-    array([0.5 , 0.25, 0.25])   # about
+    >>> shares = np.bincount(layer(np.random.default_rng(0).normal(size=(10000, 8))), minlength=3) / 10000
+    >>> bool(np.abs(shares - [0.5, 0.25, 0.25]).max() < 0.02)
+    True
     """
+
+    # Read by kgan.export: int8 steps of z_0 and of the cumulative shares (1/255 against shares of ~1/K)
+    # move latents into other clusters, so full-integer quantization makes a different generator.
+    quantization_sensitive = ("a self-conditioned generator picks its cluster from the latent, which int8 "
+                              "activations cannot resolve; use int8_dynamic")
 
     def __init__(self, num_clusters, prior=None, **kwargs):
         kwargs.setdefault("dtype", "float32")
@@ -192,6 +207,50 @@ class LatentCluster(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_clusters": self.num_clusters}
+
+    def labeller(self):
+        """The labeller `kgan.GAN` uses for a generator holding this layer: `ClusterLabels(self)`."""
+        return ClusterLabels(self)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class ClusterLabels(Labeller):
+    """Fake labels of a self-conditioned generator: the cluster id its `LatentCluster` derives from each latent.
+
+    G takes latents only (the id is computed inside it); D takes `[images,
+    cluster ids]`. Mode-seeking pairs share z_0, hence their cluster.
+
+    Args:
+        layer: the generator's `LatentCluster` (default: found in the generator by `bind`).
+    """
+
+    feeds_generator = False
+    missing_labels = ("a self-conditioned GAN trains on (images, cluster ids) batches: "
+                      "map the data with kgan.features.label_batches")
+
+    def __init__(self, layer=None):
+        self.layer = layer
+
+    @property
+    def num_classes(self):
+        return self.layer.num_clusters
+
+    def bind(self, generator, discriminator):
+        if self.layer is None:
+            self.layer = find_latent_cluster(generator)
+            if self.layer is None:
+                raise ConfigError("ClusterLabels needs a self-conditioned generator (kgan.features.self_conditioned)")
+        if len(discriminator.inputs) != 2:
+            raise ConfigError("a self-conditioned generator needs a discriminator taking [images, cluster ids] "
+                              "(e.g. kgan.nets.cdcgan_discriminator) and no num_classes")
+        check_fits(discriminator, self.layer.num_clusters, "discriminator")
+
+    def __call__(self, latents, labels):
+        return self.layer(latents)
+
+    def pair(self, latents, labels):
+        # Pairs (2i, 2i + 1) share z_0, hence their cluster.
+        return tf.concat([diversity.pair_labels(latents[:, 0])[:, None], latents[:, 1:]], 1), labels
 
 
 def self_conditioned(generator, num_clusters, prior=None):

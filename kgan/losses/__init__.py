@@ -4,7 +4,8 @@ A loss is one function `fn(real_logits, fake_logits) -> (d_loss, g_loss)` that
 returns per-example losses (shape `[batch]`) for the discriminator and for the
 generator. `kgan.GAN` reduces them over the *global* batch, so a loss never has
 to know about replicas. Adding a loss means adding one function and one line to
-`LOSSES` below.
+`LOSSES` in `registry.py`. `with_label_smoothing(fn, s)` wraps a cross-entropy loss with
+one-sided label smoothing.
 
 Example:
 
@@ -13,7 +14,7 @@ d_loss, g_loss = kgan.losses.get("non_saturating")(real_logits, fake_logits)
 ```
 """
 
-from kgan.errors import ConfigError
+from kgan.losses import adversarial, diversity, penalties, wrappers
 from kgan.losses.adversarial import (
     hinge,
     least_squares,
@@ -22,26 +23,8 @@ from kgan.losses.adversarial import (
     relativistic_average,
     wasserstein,
 )
+from kgan.losses.registry import LOSSES, d_output, get
+from kgan.losses.wrappers import with_label_smoothing
 
-LOSSES = {
-    "minimax": minimax,
-    "non_saturating": non_saturating,
-    "wasserstein": wasserstein,
-    "hinge": hinge,
-    "least_squares": least_squares,
-    "relativistic_average": relativistic_average,
-}
-
-
-def get(name):
-    """Returns the loss function registered under `name` (or `name` if callable)."""
-    if callable(name):
-        return name
-    if name not in LOSSES:
-        raise ConfigError(f"unknown loss {name!r}: expected one of {', '.join(sorted(LOSSES))}")
-    return LOSSES[name]
-
-
-def d_output(loss_fn):
-    """How to show discriminator logits for `loss_fn`: a probability or a raw score."""
-    return getattr(loss_fn, "d_output", "probability")
+__all__ = ["LOSSES", "adversarial", "d_output", "diversity", "get", "hinge", "least_squares", "minimax",
+           "non_saturating", "penalties", "relativistic_average", "wasserstein", "with_label_smoothing", "wrappers"]

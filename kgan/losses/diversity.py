@@ -24,8 +24,10 @@ def mode_seeking(images_a, images_b, latents_a, latents_b, eps=1e-5):
 
     Example:
 
-    >>> z = tf.random.normal([8, 100])
-    >>> term = mode_seeking(G(z[:4]), G(z[4:]), z[:4], z[4:])   # [4]
+    >>> z = tf.random.stateless_normal([8, 100], seed=[0, 0])
+    >>> images = tf.reshape(tf.tanh(z[:, :49]), [8, 7, 7, 1])  # a stand-in for G(z)
+    >>> mode_seeking(images[:4], images[4:], z[:4], z[4:]).shape
+    TensorShape([4])
     """
     image_distance = tf.reduce_mean(tf.abs(tf.cast(images_a, tf.float32) - tf.cast(images_b, tf.float32)),
                                     axis=list(range(1, len(images_a.shape))))

@@ -32,7 +32,10 @@ def gradient_penalty(discriminator, real, fake, alpha):
 
     Example:
 
-    >>> gp = gradient_penalty(D, real, fake, alpha=keras.random.uniform((batch,)))
+    >>> D = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    >>> real, fake = tf.ones([2, 4, 4, 1]), tf.zeros([2, 4, 4, 1])
+    >>> gradient_penalty(D, real, fake, alpha=keras.random.uniform((2,), seed=0)).shape
+    TensorShape([2])
     """
     grads = _input_gradients(discriminator, interpolates(real, fake, alpha))
     norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)
@@ -44,7 +47,9 @@ def r1_penalty(discriminator, real):
 
     Example:
 
-    >>> r1 = r1_penalty(D, real_images)
+    >>> D = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    >>> r1_penalty(D, tf.ones([2, 4, 4, 1])).shape
+    TensorShape([2])
     """
     grads = _input_gradients(discriminator, real)
     return 0.5 * tf.reduce_sum(tf.square(grads), axis=1)

@@ -91,3 +91,43 @@ def test_sample_grid_of_a_conditional_gan_has_a_row_per_class(tmp_path):
     grid.set_model(gan)
     g = grid.grid()
     assert g.shape[:2] == (3 * 30 + 2, 2 * 30 + 2)  # 3 class rows, 2 latent columns
+
+
+def _pre_refactor_gan(seed):
+    """The GAN of data/make_pre_refactor_checkpoint.py (self-conditioned, EMA), with other initial weights."""
+    from kgan import features
+
+    keras.utils.set_random_seed(seed)
+    G = features.self_conditioned(
+        nets.cdcgan_generator(latent_dim=4, num_classes=3, filters=(2, 2, 2), embedding_dim=4), 3)
+    D = nets.cdcgan_discriminator(num_classes=3, filters=(2, 2), dropout=0.0)
+    gan = kgan.GAN(G, D, seed=5, ema_decay=0.9)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    return gan
+
+
+def test_a_checkpoint_written_before_gan_checkpoint_state_restores(tmp_path):
+    """data/pre_refactor_checkpoint was written by the Checkpoint that listed GAN internals itself
+    (before GAN.checkpoint_state); every variable must come back, with the same names."""
+    import shutil
+
+    src = os.path.join(os.path.dirname(__file__), "data", "pre_refactor_checkpoint")
+    shutil.copytree(src, tmp_path / "ckpt")
+    gan = _pre_refactor_gan(seed=42)
+    ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
+    ckpt.set_model(gan)
+    assert ckpt.restore() == 1  # assert_consumed inside: no key of the old file is left over
+    state = gan.checkpoint_state()
+    assert list(state) == ["generator", "discriminator", "d_optimizer", "g_optimizer", "noise_seed", "ema_generator"]
+    with np.load(tmp_path / "ckpt" / "expected.npz") as want:
+        assert len(want.files) == sum(len(v) for v in state.values())
+        for key, variables in state.items():
+            for i, v in enumerate(variables):
+                np.testing.assert_array_equal(np.asarray(v.numpy()), want[f"{key}/{i}"], err_msg=f"{key}/{i}")
+    # The cluster shares are weights of the generator: they come back too.
+    np.testing.assert_allclose(gan.fake_labels.layer.prior, [0.2, 0.3, 0.5], atol=1e-6)
+    # ...and what this version writes has the same keys, in the same order.
+    ckpt.save(1)
+    new = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(tmp_path / "ckpt")))]
+    old = [name for name, _ in tf.train.list_variables(os.path.join(src, "ckpt-2"))]
+    assert new == old

@@ -10,7 +10,7 @@ from PIL import Image
 
 from kgan import export
 from kgan.errors import ConfigError
-from kgan.export import rest
+from kgan.serving import rest
 
 from .fake_serving import FakeTFServing
 from .helpers import LATENT_DIM, REPO, assert_one_line_error

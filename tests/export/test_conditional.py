@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from kgan import export
+from kgan import export, serving
 from kgan.errors import ConfigError
 
 LATENT_DIM = 8
@@ -82,14 +82,14 @@ def test_generate_rejects_labels_outside_the_classes(cloaded, label):
 
 
 def test_tflite_takes_labels(cgan, cexported):
-    run = export.TFLiteGenerator(cexported.tflite["float32"])
+    run = serving.TFLiteGenerator(cexported.tflite["float32"])
     assert run.conditional and run.latent_dim == LATENT_DIM
     z = cgan.latents(7, seed=4)
     labels = np.arange(7) % NUM_CLASSES
     want = cgan.generate(7, latents=z, labels=labels)
     assert np.abs(run(z, labels) - want).max() <= 1e-4
     assert np.abs(run.generate(7, seed=4, num_classes=NUM_CLASSES) - want).max() <= 1e-4
-    q = export.TFLiteGenerator(cexported.tflite["int8_dynamic"])(z, labels)
+    q = serving.TFLiteGenerator(cexported.tflite["int8_dynamic"])(z, labels)
     assert np.abs(q - want).mean() <= 0.05
     with pytest.raises(ConfigError, match="conditional generator: pass labels"):
         run(z)
@@ -99,7 +99,7 @@ def test_tflite_takes_labels(cgan, cexported):
 
 def test_fixed_batch_conditional_tflite(cgan, tmp_path):
     r = export.export_generator(cgan, tmp_path, formats=("tflite",), fixed_batch=4, tflite_variants=("float32",))
-    run = export.TFLiteGenerator(r.tflite["float32"])
+    run = serving.TFLiteGenerator(r.tflite["float32"])
     assert run.fixed_batch == 4 and run.conditional
     z = cgan.latents(6, seed=5)
     labels = np.array([0, 1, 2, 2, 1, 0])

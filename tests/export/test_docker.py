@@ -121,7 +121,7 @@ def test_tf_serving_container_answers_the_client(exported, gan, compose, tmp_pat
     reason = _docker_engine()
     if reason:
         pytest.skip(reason)
-    from kgan.export import rest
+    from kgan.serving import rest
 
     image = _expand(compose["services"]["serving"]["image"])
     export_base = os.path.dirname(os.path.dirname(exported.version_dir))

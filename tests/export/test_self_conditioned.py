@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from kgan import export, features
+from kgan import export, features, serving
 
 LATENT_DIM = 8
 CLUSTERS = 5
@@ -32,17 +32,17 @@ def test_the_export_is_unconditional_and_matches_keras(sgan, sexported):
     _, inputs = loaded.signatures["serving_default"].structured_input_signature
     assert set(inputs) == {"latent"} and sexported.num_classes is None
     z = sgan.latents(64, seed=3)
-    ids = keras.ops.convert_to_numpy(sgan.latent_cluster(z))
+    ids = keras.ops.convert_to_numpy(sgan.fake_labels(z, None))
     assert len(set(ids.tolist())) == CLUSTERS  # every cluster's path is compared
     want = sgan.generate(64, latents=z)
     got = loaded.signatures["serving_default"](latent=tf.constant(z))["images"].numpy()
     assert np.abs(got - want).max() <= 1e-5
-    tfl = export.TFLiteGenerator(sexported.tflite["float32"])(z)
+    tfl = serving.TFLiteGenerator(sexported.tflite["float32"])(z)
     assert np.abs(tfl - want).max() <= 1e-4
     # The cluster a latent falls in decides the image: moving z_0 into another cluster changes it.
     z2 = z.copy()
     z2[:, 0] = -z2[:, 0]
-    moved = keras.ops.convert_to_numpy(sgan.latent_cluster(z2)) != ids
+    moved = keras.ops.convert_to_numpy(sgan.fake_labels(z2, None)) != ids
     assert moved.any()
     other = loaded.signatures["serving_default"](latent=tf.constant(z2))["images"].numpy()
     assert np.abs(other[moved] - want[moved]).max() > 1e-3
@@ -51,3 +51,20 @@ def test_the_export_is_unconditional_and_matches_keras(sgan, sexported):
 def test_full_integer_is_skipped_with_the_reason(sexported):
     assert "int8_full" not in sexported.tflite
     assert "int8_dynamic" in sexported.tflite_skipped["int8_full"]
+
+
+def test_the_export_learns_of_the_int8_obstacle_from_the_layer_not_from_features(sgan):
+    """kgan.export imports nothing from features: any layer may say why int8 activations would change it."""
+    from kgan.export import writer
+
+    class Fussy(keras.layers.Layer):
+        quantization_sensitive = "rounds its input to a grid finer than int8"
+
+        def call(self, x):
+            return x
+
+    inner = keras.Sequential([keras.Input((4,)), Fussy(), keras.layers.Dense(2)])
+    nested = keras.Sequential([keras.Input((4,)), inner])
+    assert writer._quantization_sensitive(nested) == Fussy.quantization_sensitive
+    assert writer._quantization_sensitive(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])) is None
+    assert "int8_dynamic" in writer._quantization_sensitive(sgan.sampling_generator)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kgan import export
+from kgan import export, serving
 from kgan.errors import ConfigError
 
 from .helpers import LATENT_DIM
@@ -30,7 +30,7 @@ def _correlations(a, b):
 
 
 def _run(exported, variant, z):
-    return export.TFLiteGenerator(exported.tflite[variant])(z)
+    return serving.TFLiteGenerator(exported.tflite[variant])(z)
 
 
 def test_float32_matches_saved_model(exported, reference):
@@ -81,7 +81,7 @@ def test_fixed_batch_has_no_dynamic_shape_ops(gan, exported, reference, tmp_path
     dynamic_ops = {"SHAPE", "PACK", "STRIDED_SLICE"}
     assert dynamic_ops <= _op_names(exported.tflite["float32"])  # what GPU delegates reject
     assert not dynamic_ops & _op_names(r.tflite["float32"])
-    run = export.TFLiteGenerator(r.tflite["float32"])
+    run = serving.TFLiteGenerator(r.tflite["float32"])
     assert run.fixed_batch == 4 and run.latent_dim == LATENT_DIM and run.image_shape == (28, 28, 1)
     z, want = reference
     got = run(z[:10])  # 10 = two full batches of 4 + one padded
@@ -91,7 +91,7 @@ def test_fixed_batch_has_no_dynamic_shape_ops(gan, exported, reference, tmp_path
 
 
 def test_runner_generate_matches_gan_generate(exported, gan):
-    run = export.TFLiteGenerator(exported.tflite["float32"], num_threads=1)
+    run = serving.TFLiteGenerator(exported.tflite["float32"], num_threads=1)
     assert np.abs(run.generate(9, seed=4) - gan.generate(9, seed=4)).max() <= 1e-4
     run(np.zeros((3, LATENT_DIM)))  # batch size changes are fine
     assert run(np.zeros((1, LATENT_DIM))).shape == (1, 28, 28, 1)
@@ -105,18 +105,18 @@ def test_runner_generate_matches_gan_generate(exported, gan):
 ])
 def test_runner_rejects_wrong_latents(exported, latents, message):
     with pytest.raises(ConfigError, match=message):
-        export.TFLiteGenerator(exported.tflite["float32"])(latents)
+        serving.TFLiteGenerator(exported.tflite["float32"])(latents)
 
 
 @pytest.mark.parametrize("n", [0, -1, 1025])
 def test_runner_generate_rejects_num_images(exported, n):
     with pytest.raises(ConfigError, match=r"num_images must be an integer in \[1, 1024\]"):
-        export.TFLiteGenerator(exported.tflite["float32"]).generate(n)
+        serving.TFLiteGenerator(exported.tflite["float32"]).generate(n)
 
 
 def test_runner_rejects_missing_and_corrupt_files(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        export.TFLiteGenerator(tmp_path / "nope.tflite")
+        serving.TFLiteGenerator(tmp_path / "nope.tflite")
     (tmp_path / "bad.tflite").write_bytes(b"not a flatbuffer" * 10)
     with pytest.raises(ConfigError, match="not a valid TFLite model"):
-        export.TFLiteGenerator(tmp_path / "bad.tflite")
+        serving.TFLiteGenerator(tmp_path / "bad.tflite")

@@ -33,7 +33,7 @@ def test_versions_increase_and_never_overwrite(gan, tmp_path):
 def test_a_version_taken_during_the_export_is_skipped(gan, tmp_path, monkeypatch):
     """Another exporter publishes version 1 between our choice of number and our rename: we take 2."""
     base = tmp_path / "exports"
-    real = export._write_manifest
+    real = export.publish._write_manifest
     raced = []
 
     def racing_write_manifest(tmp, version):
@@ -43,7 +43,7 @@ def test_a_version_taken_during_the_export_is_skipped(gan, tmp_path, monkeypatch
             (base / "kgan" / str(version) / "saved_model.pb").write_bytes(b"theirs")
         real(tmp, version)
 
-    monkeypatch.setattr(export, "_write_manifest", racing_write_manifest)
+    monkeypatch.setattr(export.publish, "_write_manifest", racing_write_manifest)
     r = _export(gan, base)
     assert raced == [1] and r.version == 2
     assert (base / "kgan" / "1" / "saved_model.pb").read_bytes() == b"theirs"
@@ -62,7 +62,7 @@ def test_failure_mid_export_leaves_no_version(gan, tmp_path, monkeypatch):
         assert export.versions(base / "kgan") == [1]  # ...and not visible as a version
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(export.tflite_lib, "convert", failing_convert)
+    monkeypatch.setattr(export.tflite, "convert", failing_convert)
     with pytest.raises(RuntimeError, match="disk on fire"):
         export.export_generator(gan, base)
     assert os.path.basename(seen["tmp"]).startswith(export.TMP_PREFIX)
@@ -72,14 +72,14 @@ def test_failure_mid_export_leaves_no_version(gan, tmp_path, monkeypatch):
 
 
 def test_failed_full_int8_conversion_is_skipped_not_fatal(gan, tmp_path, monkeypatch):
-    real = export.tflite_lib.convert
+    real = export.tflite.convert
 
     def convert(saved_model_dir, variant, **kwargs):
         if variant == "int8_full":
             raise ValueError("Quantization not yet supported for op: 'FOO'.\nmore detail")
         return real(saved_model_dir, variant, **kwargs)
 
-    monkeypatch.setattr(export.tflite_lib, "convert", convert)
+    monkeypatch.setattr(export.tflite, "convert", convert)
     r = export.export_generator(gan, tmp_path / "exports", tflite_variants=("float32", "int8_full"))
     assert set(r.tflite) == {"float32"}
     assert r.tflite_skipped == {"int8_full": "Quantization not yet supported for op: 'FOO'."}
