@@ -65,7 +65,7 @@ def truncate(latents, psi=1.0, mode="shrink", threshold=None, seed=0, keep=0):
 
     >>> truncate(np.array([[2.0, -1.0]], "float32"), 0.5)
     array([[ 1. , -0.5]], dtype=float32)
-    >>> np.abs(truncate(np.random.normal(size=(64, 8)), mode="resample", threshold=1.0)).max() <= 1.0
+    >>> bool(np.abs(truncate(np.random.normal(size=(64, 8)), mode="resample", threshold=1.0)).max() <= 1.0)
     True
     """
     z = np.array(latents, dtype="float32", copy=True)
