@@ -17,6 +17,7 @@ setup(
             "kgan-export = kgan_cli.export:main",
             "kgan-client = kgan_cli.client:main",
             "kgan-launch = kgan_cli.launch:main",
+            "kgan-generate = kgan_cli.generate:main",
         ],
     },
     install_requires=[

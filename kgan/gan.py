@@ -194,6 +194,7 @@ class GAN(keras.Model):
         if d_optimizer is g_optimizer:
             raise ConfigError("d_optimizer and g_optimizer must be two different optimizer objects")
         self.loss_fn = losses_lib.get(loss)
+        self._compiled_loss = self.loss_fn  # what `compile` got, before wrappers (saved by get_compile_config)
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
         self.d_steps = checks.integer("d_steps", d_steps, min=1)
         for name, value in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty),
@@ -264,7 +265,11 @@ class GAN(keras.Model):
 
     # --------------------------------------------------------------- training
     def call(self, inputs, training=False):
-        """Runs the generator: latents `[B, latent_dim]` (or `[latents, labels]`) to images in [-1, 1]."""
+        """Runs the generator: latents `[B, latent_dim]` (or `[latents, labels]`) to images in [-1, 1].
+
+        So `gan(z)` and `gan.predict(z)` give the raw [-1, 1] output (the range
+        the discriminator sees), while `generate` gives images in [0, 1].
+        """
         return self.generator(inputs, training=training)
 
     def _replica_draw(self, draw, local_batch, shape=()):
@@ -521,13 +526,22 @@ class GAN(keras.Model):
             raise ConfigError(f"label {int(bad[0])} is outside [0, {self.num_classes})")
         return labels.astype("int32")
 
-    def generate(self, num_images, seed=0, latents=None, batch_size=256, labels=None):
+    def generate(self, num_images, seed=0, latents=None, batch_size=256, labels=None, truncation=None):
         """Generates images as float32 numpy `[num_images, H, W, C]` in [0, 1].
 
         The same `seed` gives the same images; pass `latents` to choose them.
         For a conditional GAN, `labels` (one per image, or one for all) picks
         the classes; by default they cycle 0, 1, ..., num_classes - 1.
+        `truncation=psi` in [0, 1] shrinks the latents toward their mean by psi
+        (the truncation trick, `kgan.sampling.truncate`; None or 1 = off): less
+        variety, more typical images. A self-conditioned generator keeps its
+        cluster component. The exported `generate` signature's `truncation`
+        input computes the same.
         The generator runs in inference mode (BatchNorm moving averages).
+
+        Range: `generate` returns [0, 1] (image convention), while calling the
+        model (`gan(z)`, `gan.predict(z)`) returns the generator's raw [-1, 1]
+        output, as Keras models return their network's output.
         """
         if latents is None:
             checks.positive_int("num_images", num_images)
@@ -535,6 +549,10 @@ class GAN(keras.Model):
         latents = np.asarray(latents, dtype="float32")
         if latents.ndim != 2 or latents.shape[1] != self.latent_dim:
             raise ConfigError(f"latents must have shape [batch, {self.latent_dim}], got {list(latents.shape)}")
+        if truncation is not None:
+            from kgan import sampling
+
+            latents = sampling.truncate(latents, truncation, keep=sampling._keep(self))
         labels = self.check_labels(labels, len(latents))
         out = []
         for i in range(0, len(latents), batch_size):
@@ -543,6 +561,20 @@ class GAN(keras.Model):
                 inputs = [inputs, labels[i : i + batch_size]]
             out.append(keras.ops.convert_to_numpy(_to_unit_range(self.sampling_generator(inputs, training=False))))
         return np.concatenate(out, axis=0)
+
+    def write_samples(self, num, out, seed=0, format=None, batch_size=256, progress=True, truncation=None,
+                      labels=None):
+        """Writes `num` images as `out/000000.png ...` or one `out.npz` (uint8 `arr_0`); see `kgan.sampling`."""
+        from kgan import sampling
+
+        return sampling.write_samples(self, num, out, seed=seed, format=format, batch_size=batch_size,
+                                      progress=progress, truncation=truncation, labels=labels)
+
+    def interpolate(self, seeds, steps=8, truncation=None, label=None):
+        """Images `[(len(seeds) - 1) * steps + 1, H, W, C]` in [0, 1] on great circles between the seeds' latents."""
+        from kgan import sampling
+
+        return sampling.interpolate(self, seeds, steps=steps, truncation=truncation, label=label)
 
     # ----------------------------------------------------------- serializing
     def get_config(self):
@@ -570,11 +602,10 @@ class GAN(keras.Model):
     def get_compile_config(self):
         if not getattr(self, "compiled", False):
             return None
-        loss = self.loss_name if self.loss_name in losses_lib.LOSSES else None
         return {
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-            "loss": loss or "non_saturating",
+            "loss": self._loss_config(),
             "d_steps": self.d_steps,
             "clip_value": self.clip_value,
             "gradient_penalty": self.gradient_penalty,
@@ -586,8 +617,43 @@ class GAN(keras.Model):
             "mode_seeking": self.mode_seeking,
         }
 
+    def save(self, filepath, *args, **kwargs):
+        """`keras.Model.save`, refusing (before writing anything) a custom loss it could not reload."""
+        if getattr(self, "compiled", False):
+            self._loss_config()
+        return super().save(filepath, *args, **kwargs)
+
+    def _loss_config(self):
+        """The compiled loss as saved: its name in `kgan.losses.LOSSES`, or a registered function's config.
+
+        A custom loss must survive `save` / `load_model`: it is serialized when
+        registered with `keras.saving.register_keras_serializable`; any other
+        callable raises here (at save time) rather than being reloaded as a
+        different objective.
+        """
+        loss = getattr(self, "_compiled_loss", self.loss_fn)
+        for name, fn in losses_lib.LOSSES.items():
+            if fn is loss:
+                return name
+        restored = None
+        if getattr(loss, "__name__", None) != "<lambda>":  # Keras would pickle a lambda's bytecode
+            try:
+                config = keras.saving.serialize_keras_object(loss)
+                restored = keras.saving.deserialize_keras_object(config)
+            except Exception:  # noqa: BLE001 - Keras raises several types for unserializable objects
+                restored = None
+        # A function must come back as itself; a loss object (registered class with get_config) as its class.
+        if restored is loss or (hasattr(loss, "get_config") and type(restored) is type(loss)):
+            return config
+        raise ConfigError(
+            f"cannot save this GAN's custom loss {self.loss_name!r}: Keras can only reload a loss function "
+            "registered with @keras.saving.register_keras_serializable() (or compile with a loss name: "
+            f"{', '.join(sorted(losses_lib.LOSSES))})")
+
     def compile_from_config(self, config):
         config = dict(config)
         for key in ("d_optimizer", "g_optimizer"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
+        if isinstance(config.get("loss"), dict):
+            config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
         self.compile(**config)

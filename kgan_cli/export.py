@@ -46,10 +46,11 @@ def _main(argv):
         export_base = FLAGS.export_base or workdir.path(FLAGS.run_dir, workdir.EXPORT)
         export.check_export_args(export_base, **kwargs)  # fail on bad flags before loading the run
         gan, _ = workdir.load_run(FLAGS.run_dir)
-        result = export.export_generator(gan, export_base, metadata={"run_dir": os.path.abspath(FLAGS.run_dir)},
-                                         **kwargs)
+        result = export.export_generator(gan, export_base, metadata=export.run_metadata(FLAGS.run_dir, export_base,
+                                                                                        FLAGS.model_name), **kwargs)
     print(f"exported {result.model_name} version {result.version} to {result.version_dir}")
-    print(f"  saved_model  {result.sizes['saved_model'] / 1e6:8.2f} MB  signatures serving_default, generate")
+    print(f"  saved_model  {result.sizes['saved_model'] / 1e6:8.2f} MB  signatures "
+          "serving_default, generate, generate_uint8, generate_png")
     for variant, path in result.tflite.items():
         print(f"  {variant:<12} {result.sizes[variant] / 1e6:8.2f} MB  {os.path.relpath(path, result.version_dir)}")
     for variant, reason in result.tflite_skipped.items():

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO
 
-COMMANDS = ["train", "evaluate", "export", "client", "launch"]
+COMMANDS = ["train", "evaluate", "export", "client", "launch", "generate"]
 
 
 def _python(args, cwd, timeout=300):
@@ -48,6 +48,7 @@ def test_every_command_runs_from_another_directory(tmp_path):
         out[name] = stdout + stderr
     assert "--output_dir" in out["train"] and "--run_dir" in out["evaluate"] and "--run_dir" in out["export"]
     assert "--tflite" in out["client"] and "--workers" in out["launch"]
+    assert "--interpolate" in out["generate"] and "--truncation" in out["generate"]
 
     from kgan.config import TrainConfig
 

@@ -44,6 +44,7 @@ def _modules(*names):
 
 
 CORE_MODULES = _modules("kgan.gan", "kgan.labellers", "kgan.losses", "kgan.features", "kgan.export", "kgan.serving",
+                        "kgan.sampling",
                         "kgan.callbacks", "kgan.eval.frechet")
 
 

@@ -222,7 +222,7 @@ def _check_versions(model_dir, verified):
         assert manifest["version"] == int(name)
         loaded = tf.saved_model.load(str(version_dir))
         assert {"serving_default", "generate"} <= set(loaded.signatures)
-        images = loaded.signatures["generate"](num_images=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
+        images = loaded.generate(num_images=tf.constant(2), seed=tf.constant(0, tf.int64))["images"]
         assert images.shape == (2, 28, 28, 1)
         for rel in manifest["tflite"].values():
             assert (version_dir / rel["file"]).stat().st_size == rel["bytes"]

@@ -10,7 +10,7 @@ layout and returns what it wrote:
     exports/                          export base (TF Serving --model_base_path is exports/kgan)
       kgan/                           model name
         1/                            version: max existing integer + 1
-          saved_model.pb              signatures serving_default and generate
+          saved_model.pb              signatures serving_default, generate, generate_uint8, generate_png
           variables/
           kgan_export.json            manifest: shapes, signatures, files and sizes
           tflite/                     TFLite variants, converted from this SavedModel
@@ -36,8 +36,10 @@ and can be deleted.)
 
 Signatures (see `kgan.export.saved_model`): `serving_default` maps `latent`
 float32 `[batch, latent_dim]` to `images` float32 `[batch, H, W, C]` in
-[0, 1]; `generate` maps scalars `num_images` (int32, 1..1024) and `seed`
-(int64) to `images`, drawing the same latents as `GAN.generate(n, seed)`.
+[0, 1]; `generate` maps scalars `num_images` (int32, 1..1024), `seed`
+(int64) and optionally `truncation` (float32, default 1) to `images`, drawing
+the same latents as `GAN.generate(n, seed, truncation=psi)`; `generate_uint8`
+and `generate_png` answer the same images as uint8 or PNG files.
 
 Which weights: a `GAN` exports the network `GAN.generate` samples with
 (`gan.sampling_generator`: the EMA copy `gan.ema_generator` when the run keeps
@@ -60,8 +62,9 @@ from kgan.export import publish, saved_model, tflite, writer
 from kgan.export.publish import MANIFEST, TMP_PREFIX, versions
 from kgan.export.saved_model import MAX_IMAGES, SIGNATURES, latents
 from kgan.export.tflite import VARIANTS as TFLITE_VARIANTS
-from kgan.export.writer import FORMATS, ExportResult, check_export_args, export_generator, inference_generator
+from kgan.export.writer import (FORMATS, ExportResult, check_export_args, export_generator, inference_generator,
+                                run_metadata)
 
 __all__ = ["ExportResult", "FORMATS", "MANIFEST", "MAX_IMAGES", "SIGNATURES", "TFLITE_VARIANTS", "TMP_PREFIX",
-           "check_export_args", "export_generator", "inference_generator", "latents", "publish", "saved_model", "tflite",
-           "versions", "writer"]
+           "check_export_args", "export_generator", "inference_generator", "latents", "publish", "run_metadata",
+           "saved_model", "tflite", "versions", "writer"]

@@ -66,6 +66,21 @@ def inference_generator(model):
     return model
 
 
+def run_metadata(run_dir, export_base, model_name):
+    """What the manifest says about the run: its name, and where it is relative to the version directory
+    when the export lies inside the run (the default). Never the trainer's absolute path: the artifact
+    ships to servers.
+
+    >>> run_metadata("runs/dcgan", "runs/dcgan/export", "kgan")
+    {'run_name': 'dcgan', 'run_dir': '../../..'}
+    """
+    run_dir, export_base = os.path.abspath(run_dir), os.path.abspath(export_base)
+    out = {"run_name": os.path.basename(run_dir.rstrip(os.sep))}
+    if os.path.commonpath([run_dir, export_base]) == run_dir:
+        out["run_dir"] = os.path.relpath(run_dir, os.path.join(export_base, model_name, "1"))
+    return out
+
+
 def check_export_args(export_base, model_name="kgan", formats=FORMATS, fixed_batch=None,
                       tflite_variants=TFLITE_VARIANTS, max_images=MAX_IMAGES):
     """Raises `ConfigError` for arguments `export_generator` would refuse (so a CLI can fail before loading a run).
@@ -217,16 +232,22 @@ def export_generator(model, export_base, model_name="kgan", formats=FORMATS, fix
                 written[variant] = rel
         sizes = {"saved_model": _dir_bytes(tmp) - sum(os.path.getsize(os.path.join(tmp, r)) for r in written.values())}
         sizes.update({v: os.path.getsize(os.path.join(tmp, r)) for v, r in written.items()})
+        gen_inputs = {"num_images": f"int32 scalar in [1, {int(max_images)}]", "seed": "int64 scalar",
+                      "truncation": "float32 scalar in [0, 1], optional (default 1.0: none)"}
         signatures = {
             "serving_default": {"inputs": {"latent": f"float32 [batch, {latent_dim}]"},
-                                "outputs": {"images": "float32 [batch, H, W, C] in [0, 1]"}},
-            "generate": {"inputs": {"num_images": f"int32 scalar in [1, {int(max_images)}]",
-                                    "seed": "int64 scalar"},
-                         "outputs": {"images": "float32 [num_images, H, W, C] in [0, 1]"}},
+                                "outputs": {"images": "float32 [batch, H, W, C] in [0, 1]"}, "batchable": True},
+            "generate": {"inputs": dict(gen_inputs),
+                         "outputs": {"images": "float32 [num_images, H, W, C] in [0, 1]"}, "batchable": False},
+            "generate_uint8": {"inputs": dict(gen_inputs),
+                               "outputs": {"images": "uint8 [num_images, H, W, C] in [0, 255]"}, "batchable": False},
+            "generate_png": {"inputs": dict(gen_inputs),
+                             "outputs": {"png_bytes": "string [num_images]: one PNG file each"}, "batchable": False},
         }
         if num_classes is not None:
             signatures["serving_default"]["inputs"]["label"] = f"int32 [batch] in [0, {num_classes - 1}]"
-            signatures["generate"]["inputs"]["label"] = f"int32 scalar in [-1, {num_classes - 1}] (-1: cycle)"
+            for name in ("generate", "generate_uint8", "generate_png"):
+                signatures[name]["inputs"]["label"] = f"int32 scalar in [-1, {num_classes - 1}] (-1: cycle)"
         manifest = {
             "model_name": model_name,
             "version": None,

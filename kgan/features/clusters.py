@@ -164,6 +164,8 @@ class LatentCluster(keras.layers.Layer):
     # move latents into other clusters, so full-integer quantization makes a different generator.
     quantization_sensitive = ("a self-conditioned generator picks its cluster from the latent, which int8 "
                               "activations cannot resolve; use int8_dynamic")
+    # Component 0 picks the cluster: truncation and interpolation (kgan.sampling) leave it alone.
+    latent_components_kept = 1
 
     def __init__(self, num_clusters, prior=None, **kwargs):
         kwargs.setdefault("dtype", "float32")

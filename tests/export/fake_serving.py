@@ -5,8 +5,12 @@ answers a GetModelMetadataResponse (signature defs as proto JSON), `POST .../<na
 takes the row (`instances`) or columnar (`inputs`) format and answers `predictions` or `outputs` (the
 bare tensor for a single output, as TF Serving does; `named_outputs=True` answers objects keyed by
 output name, as TF Serving does for models with several outputs). Errors are `{"error": "..."}` with
-HTTP 400 (bad request / InvalidArgument) or 404 (unknown model).
+HTTP 400 (bad request / InvalidArgument) or 404 (unknown model). As TF Serving 2.14+ does, an input
+left out of a request takes its SignatureDef default (`defaults`), and a string output whose name ends
+in `_bytes` is sent as `{"b64": "<base64>"}` (tensorflow_serving/util/json_tensor.cc).
 """
+
+import base64
 
 import http.server
 import json
@@ -30,6 +34,8 @@ class FakeTFServing:
         meta_graph = saved_model_utils.get_meta_graph_def(saved_model_dir, "serve")
         self.signature_defs = {k: json_format.MessageToDict(v, preserving_proto_field_name=True)
                                for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
+        self.defaults = {k: {name: tf.make_ndarray(t) for name, t in v.defaults.items()}
+                         for k, v in meta_graph.signature_def.items()}
         self.requests = []  # (method, path, parsed JSON body or None)
         self._server = None
 
@@ -121,12 +127,14 @@ class FakeTFServing:
             values = inputs if isinstance(inputs, dict) else ({next(iter(specs)): inputs} if len(specs) == 1 else None)
             if values is None:
                 return 400, {"error": "inputs must be an object for a signature with several inputs"}
-        missing = set(specs) - set(values)
+        defaults = self.defaults.get(name, {})
+        missing = set(specs) - set(values) - set(defaults)
         if missing:
-            return 400, {"error": f"Missing input: {sorted(missing)}"}
+            return 400, {"error": f"input size does not match signature. Missing but required: {sorted(missing)}"}
+        values = {**defaults, **values}
         try:
             tensors = {k: tf.constant(np.asarray(values[k]), dtype=specs[k].dtype) for k in specs}
-            outputs = {k: v.numpy() for k, v in fn(**tensors).items()}
+            outputs = {k: _json_ready(k, v.numpy()) for k, v in fn(**tensors).items()}
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as e:
             # TF Serving sends the C++ status message, without the Python-side preamble.
             message = getattr(e, "message", None) or str(e)
@@ -141,3 +149,13 @@ class FakeTFServing:
         if self.named_outputs or len(outputs) > 1:
             return 200, {"outputs": {k: v.tolist() for k, v in outputs.items()}}
         return 200, {"outputs": next(iter(outputs.values())).tolist()}
+
+
+def _json_ready(name, array):
+    """Strings named *_bytes as {"b64": ...} objects (as TF Serving's REST API); other tensors unchanged."""
+    if array.dtype == object and name.endswith("_bytes"):
+        encoded = np.empty(array.shape, dtype=object)
+        for idx, value in np.ndenumerate(array):
+            encoded[idx] = {"b64": base64.b64encode(value).decode("ascii")}
+        return encoded
+    return array

@@ -181,10 +181,11 @@ def test_the_request_bodies_in_docs_serving_md_work(server):
         out = subprocess.run([sys.executable, "-c", snippet.replace("range(100)", f"range({LATENT_DIM})")],
                              capture_output=True, text=True, check=True).stdout
         bodies.append(json.loads(out))
-    assert len(bodies) == 4, bodies
+    assert len(bodies) == 5, bodies
     for body in bodies:
         req = urllib.request.Request(server.url + "/v1/models/kgan:predict", data=json.dumps(body).encode(),
                                      method="POST")
+        output = {"generate_png": "png", "generate_uint8": "uint8"}.get(body.get("signature_name"), "float32")
         with urllib.request.urlopen(req, timeout=60) as resp:
-            images = rest.parse_images(json.loads(resp.read()))
+            images = rest.parse_images(json.loads(resp.read()), output)
         assert images.shape[1:] == (28, 28, 1)

@@ -41,7 +41,7 @@ def test_signatures_take_labels(cexported, cloaded):
     assert set(inputs) == {"latent", "label"} and inputs["label"].dtype == tf.int32
     assert inputs["label"].shape.as_list() == [None]
     _, gen_inputs = cloaded.signatures["generate"].structured_input_signature
-    assert set(gen_inputs) == {"num_images", "seed", "label"} and gen_inputs["label"].shape.rank == 0
+    assert set(gen_inputs) == {"num_images", "seed", "label", "truncation"} and gen_inputs["label"].shape.rank == 0
     manifest = json.load(open(os.path.join(cexported.version_dir, export.MANIFEST)))
     assert manifest["num_classes"] == NUM_CLASSES == cexported.num_classes
     assert "label" in manifest["signatures"]["serving_default"]["inputs"]
@@ -59,7 +59,7 @@ def test_serving_default_matches_gan_generate(cgan, cloaded):
 
 
 def test_generate_cycles_or_fixes_the_class(cgan, cloaded):
-    gen = cloaded.signatures["generate"]
+    gen = cloaded.generate
     n, seed = tf.constant(5), tf.constant(9, tf.int64)
     cycled = gen(num_images=n, seed=seed, label=tf.constant(-1))["images"].numpy()
     assert np.abs(cycled - cgan.generate(5, seed=9)).max() <= 1e-5  # GAN.generate cycles 0, 1, 2, 0, 1
@@ -77,7 +77,7 @@ def test_serving_default_rejects_labels_outside_the_classes(cloaded, label):
 @pytest.mark.parametrize("label", [NUM_CLASSES, -2])
 def test_generate_rejects_labels_outside_the_classes(cloaded, label):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"label must be in \[-1, 2\]"):
-        cloaded.signatures["generate"](num_images=tf.constant(2), seed=tf.constant(0, tf.int64),
+        cloaded.generate(num_images=tf.constant(2), seed=tf.constant(0, tf.int64),
                                        label=tf.constant(label))
 
 
@@ -104,3 +104,11 @@ def test_fixed_batch_conditional_tflite(cgan, tmp_path):
     z = cgan.latents(6, seed=5)
     labels = np.array([0, 1, 2, 2, 1, 0])
     assert np.abs(run(z, labels) - cgan.generate(6, latents=z, labels=labels)).max() <= 1e-4
+
+
+def test_compact_signatures_take_labels_and_truncation(cgan, cloaded):
+    args = dict(num_images=tf.constant(4), seed=tf.constant(3, tf.int64), label=tf.constant(1),
+                truncation=tf.constant(0.5))
+    u8 = cloaded.signatures["generate_uint8"](**args)["images"].numpy()
+    want = cgan.generate(4, seed=3, labels=1, truncation=0.5)
+    assert np.abs(u8.astype(int) - np.floor(want * 255 + 0.5)).max() <= 1

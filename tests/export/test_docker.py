@@ -152,3 +152,66 @@ def test_tf_serving_container_answers_the_client(exported, gan, compose, tmp_pat
         assert e.value.status == 400
     finally:
         subprocess.run(["docker", "stop", cid], capture_output=True, timeout=120)
+
+
+# TF Serving 2.19's BatchingParameters (tensorflow_serving/servables/tensorflow/session_bundle_config.proto):
+# wrapper-typed fields are written `name { value: N }`, plain ones `name: N`.
+_BATCHING_WRAPPED = {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads",
+                     "thread_pool_name", "enable_large_batch_splitting", "max_execution_batch_size"}
+_BATCHING_PLAIN = {"allowed_batch_sizes", "pad_variable_length_inputs"}
+
+
+def _batching_parameters(path):
+    text = re.sub(r"#.*", "", path.read_text())
+    wrapped = dict(re.findall(r"(\w+)\s*\{\s*value:\s*(\S+)\s*\}", text))
+    rest = re.sub(r"(\w+)\s*\{\s*value:\s*(\S+)\s*\}", "", text)
+    plain = re.findall(r"(\w+)\s*:\s*(\S+)", rest)
+    assert not re.sub(r"(\w+)\s*:\s*(\S+)", "", rest).strip(), "unparsed text in the batching parameters"
+    return wrapped, plain
+
+
+def test_batching_is_enabled_on_its_own_server(compose):
+    services = compose["services"]
+    plain, batched = services["serving"], services["serving-batched"]
+    assert not any("--enable_batching" in c for c in plain["command"])  # generate* must keep working there
+    assert "--enable_batching" in batched["command"]
+    flag = next(c for c in batched["command"] if c.startswith("--batching_parameters_file="))
+    target = flag.split("=", 1)[1]
+    host = _mounts(batched)[target]
+    wrapped, plain_fields = _batching_parameters(SERVING / host)
+    assert set(wrapped) <= _BATCHING_WRAPPED and {k for k, _ in plain_fields} <= _BATCHING_PLAIN
+    allowed = [int(v) for k, v in plain_fields if k == "allowed_batch_sizes"]
+    # TF Serving refuses to start unless the last allowed size equals max_batch_size (bundle_factory_util.cc)
+    assert allowed == sorted(allowed) and allowed[-1] == int(wrapped["max_batch_size"])
+    assert {p.split(":")[-1] for p in batched["ports"]} == {"8500", "8501"}
+    assert not {p.split(":")[0] for p in batched["ports"]} & {p.split(":")[0] for p in plain["ports"]}
+
+
+def test_the_docs_name_the_batchable_signatures(exported):
+    import json
+
+    from kgan import export
+
+    manifest = json.loads(open(os.path.join(exported.version_dir, export.MANIFEST)).read())
+    batchable = {k for k, v in manifest["signatures"].items() if v["batchable"]}
+    assert batchable == {"serving_default"}
+    docs = " ".join((REPO / "docs" / "serving.md").read_text().split())  # lines are wrapped
+    assert "Batching Run() input tensors must have at least one dimension" in docs
+    assert "--profile batching" in docs
+
+
+def test_image_tag_is_pinned(compose):
+    for name, service in compose["services"].items():
+        tag = _expand(service["image"]).split(":", 1)[1]
+        assert re.fullmatch(r"\d+\.\d+\.\d+(-gpu)?", tag), (name, tag)
+
+
+def test_models_config_parses_as_tf_servings_model_server_config():
+    pytest.importorskip("tensorflow_serving.config.model_server_config_pb2",
+                        reason="tensorflow-serving-api not installed")
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = text_format.Parse((SERVING / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
+    (model,) = config.model_config_list.config
+    assert (model.name, model.base_path, model.model_platform) == ("kgan", "/models/kgan", "tensorflow")

@@ -46,6 +46,14 @@ def test_export_cli_writes_default_layout_then_next_version(run_copy, gan):
     assert sorted(os.listdir(version / "tflite")) == sorted(
         f"generator_{v}.tflite" for v in ("float32", "float16", "int8_dynamic", "int8_full"))
     assert (run_copy / "other" / "gen" / "1" / "saved_model.pb").is_file()
+    # The manifest names the run relative to the version (never the trainer's absolute path).
+    import json
+
+    for vdir in (version, run_copy / "other" / "gen" / "1"):
+        text = (vdir / "kgan_export.json").read_text()
+        meta = json.loads(text)["metadata"]
+        assert str(run_copy.parent) not in text and meta["run_name"] == "run"
+        assert os.path.normpath(vdir / meta["run_dir"]) == str(run_copy)
     assert not (run_copy / "other" / "gen" / "1" / "tflite").exists()
     # The exported weights are the checkpoint's: same images as the trained GAN.
     import tensorflow as tf
@@ -85,3 +93,11 @@ def test_export_cli_bad_input_is_one_line_exit_2_and_changes_nothing(run_copy, t
         assert_one_line_error(r, message)
     assert tree_hashes(base) == before and sorted(os.listdir(base)) == ["kgan"]
     assert a_file.read_text() == "x" and os.listdir(no_ckpt) == ["config.json"]
+
+
+def test_manifest_omits_a_run_outside_the_export(tmp_path):
+    from kgan import export as module
+
+    assert module.run_metadata(tmp_path / "runs" / "a", tmp_path / "srv", "kgan") == {"run_name": "a"}
+    assert module.run_metadata(tmp_path / "runs" / "a", tmp_path / "runs" / "a" / "export", "kgan") == {
+        "run_name": "a", "run_dir": "../../.."}

@@ -30,7 +30,7 @@ def test_tf_serving_layout_and_manifest(exported):
     manifest = json.load(open(os.path.join(exported.version_dir, export.MANIFEST)))
     assert manifest["version"] == 1 and manifest["model_name"] == "kgan"
     assert manifest["latent_dim"] == LATENT_DIM and manifest["image_shape"] == [28, 28, 1]
-    assert set(manifest["signatures"]) == {"serving_default", "generate"}
+    assert set(manifest["signatures"]) == set(export.SIGNATURES)
     assert set(manifest["tflite"]) == set(export.TFLITE_VARIANTS) == set(exported.tflite)
     for variant, entry in manifest["tflite"].items():
         assert os.path.getsize(os.path.join(exported.version_dir, entry["file"])) == entry["bytes"]
@@ -53,7 +53,7 @@ def _umask():
 
 def test_signatures_and_shapes(loaded):
     sd = loaded.signatures["serving_default"]
-    assert set(loaded.signatures) == {"serving_default", "generate"}
+    assert set(loaded.signatures) == {"serving_default", "generate", "generate_uint8", "generate_png"}
     _, inputs = sd.structured_input_signature
     assert inputs["latent"].shape.as_list() == [None, LATENT_DIM] and inputs["latent"].dtype == tf.float32
     assert sd.structured_outputs["images"].shape.as_list() == [None, 28, 28, 1]
@@ -82,7 +82,7 @@ def test_inference_mode_batchnorm(loaded):
 
 
 def test_generate_signature_matches_gan_generate(loaded, gan):
-    gen = loaded.signatures["generate"]
+    gen = loaded.generate  # the restored function applies the default truncation=1.0
     a = gen(num_images=tf.constant(6), seed=tf.constant(11, tf.int64))["images"].numpy()
     b = gen(num_images=tf.constant(6), seed=tf.constant(11, tf.int64))["images"].numpy()
     c = gen(num_images=tf.constant(6), seed=tf.constant(12, tf.int64))["images"].numpy()
@@ -95,7 +95,7 @@ def test_generate_signature_matches_gan_generate(loaded, gan):
 
 @pytest.mark.parametrize("num_images", [0, -3, 1025, 2**31 - 1])
 def test_generate_rejects_num_images_outside_1_to_1024(loaded, num_images):
-    gen = loaded.signatures["generate"]
+    gen = loaded.generate
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"num_images must be in \[1, 1024\]"):
         gen(num_images=tf.constant(num_images), seed=tf.constant(0, tf.int64))
     assert gen(num_images=tf.constant(1024), seed=tf.constant(0, tf.int64))["images"].shape[0] == 1024
@@ -111,7 +111,7 @@ def test_loads_and_runs_without_kgan(exported, gan, tmp_path):
         m = tf.saved_model.load({exported.saved_model!r})
         z = np.load({str(tmp_path / "z.npy")!r})
         images = m.signatures["serving_default"](latent=tf.constant(z))["images"].numpy()
-        gen = m.signatures["generate"](num_images=tf.constant(5), seed=tf.constant(2, tf.int64))["images"].numpy()
+        gen = m.generate(num_images=tf.constant(5), seed=tf.constant(2, tf.int64))["images"].numpy()
         np.savez({str(tmp_path / "out.npz")!r}, images=images, gen=gen)
         assert "kgan" not in sys.modules, "kgan was imported"
         print("KGAN_IMPORTED", any(k == "kgan" or k.startswith("kgan.") for k in sys.modules))

@@ -68,3 +68,13 @@ def test_the_export_learns_of_the_int8_obstacle_from_the_layer_not_from_features
     assert writer._quantization_sensitive(nested) == Fussy.quantization_sensitive
     assert writer._quantization_sensitive(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])) is None
     assert "int8_dynamic" in writer._quantization_sensitive(sgan.sampling_generator)
+
+
+def test_exported_truncation_keeps_the_cluster_component(sgan, sexported):
+    loaded = tf.saved_model.load(sexported.saved_model)
+    got = loaded.signatures["generate"](num_images=tf.constant(32), seed=tf.constant(6, tf.int64),
+                                        truncation=tf.constant(0.3))["images"].numpy()
+    assert np.abs(got - sgan.generate(32, seed=6, truncation=0.3)).max() <= 1e-5
+    # shrinking component 0 too would move latents into the middle clusters: other images
+    z = sgan.latents(32, seed=6) * np.float32(0.3)
+    assert np.abs(got - sgan.generate(32, latents=z)).max() > 1e-3
