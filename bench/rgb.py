@@ -83,7 +83,7 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
-    from kgan import data, train as train_lib
+    from kgan import data, workdir
     from kgan.eval import swd
 
     size = tuple(int(v) for v in _flag("image_size", []).split(","))
@@ -99,7 +99,7 @@ def main():
         if trained is None:
             continue
         out, seconds = trained
-        gan, _ = train_lib.load_run(out)
+        gan, _ = workdir.load_run(out)
         steps = int(gan.g_optimizer.iterations.numpy())
         batch = int(_flag("batch_size", extra))
         samples = gan.generate(num_samples, seed=0)

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from kgan import train
+from kgan import training, workdir
+from kgan.config import TrainConfig
 from kgan.errors import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,15 +27,15 @@ def _mixed_folder(path, n=24):
 
 
 def test_image_size_resizes_a_folder_of_mixed_sizes_and_trains_with_diff_augment(tmp_path):
-    config = train.TrainConfig(dataset="folder", data_dir=_mixed_folder(tmp_path / "images"), image_size=(32, 32),
+    config = TrainConfig(dataset="folder", data_dir=_mixed_folder(tmp_path / "images"), image_size=(32, 32),
                                g_filters=(16, 8, 8), d_filters=(8, 8, 8), kernel_size=3, latent_dim=8, batch_size=8,
                                epochs=1, num_samples=4, verbose=0, diff_augment="color,translation,cutout")
-    gan, history = train.train_and_evaluate(config, str(tmp_path / "run"))
+    gan, history = training.train_and_evaluate(config, str(tmp_path / "run"))
     assert int(gan.g_optimizer.iterations.numpy()) == 3  # 24 images / batch 8
     assert json.load(open(tmp_path / "run" / "config.json"))["image_shape"] == [32, 32, 3]
     assert gan.diff_augment.policy == "color,translation,cutout"
     assert gan.generate(2).shape == (2, 32, 32, 3)
-    restored, _ = train.load_run(str(tmp_path / "run"))
+    restored, _ = workdir.load_run(str(tmp_path / "run"))
     assert restored.diff_augment.policy == "color,translation,cutout"
 
 
@@ -45,7 +46,7 @@ def test_image_size_resizes_a_folder_of_mixed_sizes_and_trains_with_diff_augment
 ])
 def test_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        train.TrainConfig(**kwargs).validate()
+        TrainConfig(**kwargs).validate()
 
 
 def test_folder64_flagfile_from_the_command_line(tmp_path):
