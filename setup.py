@@ -30,6 +30,7 @@ setup(
         "matplotlib>=3.8",
         "pillow>=10",
         "scikit-learn>=1.4",  # k-means for self-conditioning on clusters (kgan.features.clusters)
+        "scipy>=1.10",  # image filters of the SWD metric (kgan.eval.swd); scikit-learn needs it anyway
     ],
     extras_require={
         # TensorFlow is an extra so users pick the build: the CPU wheel is half the size.
@@ -37,5 +38,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "tflite": ["ai-edge-litert>=2.3"],
         "test": ["pytest>=8", "hypothesis>=6", "pyyaml>=6"],
+        # bench/make_rgb_set.py: the sample photographs inside the scikit-image wheel (no download).
+        "bench": ["scikit-image>=0.22"],
     },
 )

@@ -9,7 +9,18 @@ both see the same machine load; the ratio is the median of per-round ratios.
 
     python bench/throughput.py --data_dir=../shared/data/mnist
 
-Writes bench/results/throughput.json and prints a Markdown table.
+With `--size=64 --channels=3` both train the keras.io "DCGAN to generate face
+images" networks instead (G: dense 8x8x128, 4x4 transposed convs 128 -> 256 ->
+512 with LeakyReLU, a 5x5 conv to the image; D: 4x4 convs 64 -> 128 -> 128,
+Dropout 0.2, a dense logit), on 64x64 RGB images: a folder with `--data_dir`
+(e.g. from bench/make_rgb_set.py), else random pixels (the speed does not
+depend on them). The keras.io G ends in a sigmoid and its D in one with a
+probability loss; here G ends in tanh and D in a logit for both models (what
+kgan.GAN expects), the same arithmetic.
+
+    python bench/throughput.py --size=64 --channels=3 --data_dir=data/rgb64 --batch_size=64
+
+Writes bench/results/throughput.json (throughput-64x64x3.json) and prints a Markdown table.
 """
 
 import argparse
@@ -79,9 +90,44 @@ def adam():
     return keras.optimizers.Adam(2e-4, beta_1=0.5)
 
 
-def build(kind, latent_dim=100):
-    G = kgan.nets.dcgan_generator(latent_dim=latent_dim)
-    D = kgan.nets.dcgan_discriminator()
+def keras_io_networks(size=64, channels=3, latent_dim=128):
+    """The keras.io 64x64 face DCGAN's G and D (tanh images, logit D), for any size divisible by 8."""
+    from keras import layers
+
+    D = keras.Sequential([
+        keras.Input(shape=(size, size, channels)),
+        layers.Conv2D(64, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(128, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(128, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Flatten(),
+        layers.Dropout(0.2),
+        layers.Dense(1),
+    ], name="discriminator")
+    G = keras.Sequential([
+        keras.Input(shape=(latent_dim,)),
+        layers.Dense((size // 8) * (size // 8) * 128),
+        layers.Reshape((size // 8, size // 8, 128)),
+        layers.Conv2DTranspose(128, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2DTranspose(256, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2DTranspose(512, kernel_size=4, strides=2, padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(channels, kernel_size=5, padding="same", activation="tanh"),
+    ], name="generator")
+    return G, D
+
+
+def build(kind, latent_dim=100, size=28, channels=1):
+    if (size, channels) == (28, 1):
+        G = kgan.nets.dcgan_generator(latent_dim=latent_dim)
+        D = kgan.nets.dcgan_discriminator()
+    else:
+        latent_dim = 128
+        G, D = keras_io_networks(size, channels, latent_dim)
     if kind == "kgan":
         model = kgan.GAN(G, D, latent_dim=latent_dim)
         model.compile(d_optimizer=adam(), g_optimizer=adam(), loss="non_saturating", d_steps=1, jit_compile=False)
@@ -112,16 +158,42 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_dir", default=os.path.join(os.path.dirname(root), "shared", "data", "mnist"))
-    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument("--batch_size", type=int, default=None, help="default: 256 for MNIST, 64 otherwise")
+    p.add_argument("--size", type=int, default=28, help="image side: 28 (MNIST, the TF tutorial's networks) or "
+                   "a multiple of 8 (the keras.io face DCGAN's networks)")
+    p.add_argument("--channels", type=int, default=1)
     p.add_argument("--steps", type=int, default=20, help="training steps per timed round")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--out", default=os.path.join(root, "bench", "results", "throughput.json"))
+    p.add_argument("--out", default=None, help="default: bench/results/throughput.json "
+                   "(throughput-<size>x<size>x<channels>.json for other sizes)")
     args = p.parse_args()
+    mnist = (args.size, args.channels) == (28, 1)
+    if args.batch_size is None:
+        args.batch_size = 256 if mnist else 64
+    if args.out is None:
+        name = "throughput.json" if mnist else f"throughput-{args.size}x{args.size}x{args.channels}.json"
+        args.out = os.path.join(root, "bench", "results", name)
 
-    ds = kgan.data.load("mnist", data_dir=args.data_dir, batch_size=args.batch_size, seed=0)
+    if mnist:
+        ds = kgan.data.load("mnist", data_dir=args.data_dir, batch_size=args.batch_size, seed=0)
+        source = "MNIST IDX"
+    elif args.data_dir and os.path.isdir(args.data_dir) and kgan.data.folder.has_images(args.data_dir):
+        ds = kgan.data.load("folder", data_dir=args.data_dir, batch_size=args.batch_size, seed=0,
+                            image_size=(args.size, args.size))
+        source = f"folder {args.size}x{args.size}x{args.channels}"
+    else:
+        import numpy as np
+
+        pixels = np.random.default_rng(0).integers(0, 256, (2048, args.size, args.size, args.channels), np.uint8)
+        ds = kgan.data.pipeline.finish(kgan.data.pipeline.from_arrays(pixels), len(pixels),
+                                       batch_size=args.batch_size, seed=0)
+        source = f"random {args.size}x{args.size}x{args.channels} in memory"
+    if kgan.data.image_shape(ds) != (args.size, args.size, args.channels):
+        p.error(f"the data is {kgan.data.image_shape(ds)}, not {args.size}x{args.size}x{args.channels}")
     for _ in ds:  # fill the cache
         pass
-    models = {"kgan": build("kgan"), "keras.io reference": build("reference")}
+    models = {"kgan": build("kgan", size=args.size, channels=args.channels),
+              "keras.io reference": build("reference", size=args.size, channels=args.channels)}
     train_ds = ds.repeat()
     for m in models.values():
         time_fit(m, train_ds, 3)  # trace and warm up
@@ -129,11 +201,13 @@ def main():
     for r in range(args.rounds):
         for name, m in models.items():
             rates[name].append(args.steps * args.batch_size / time_fit(m, train_ds, args.steps))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f} img/s" for k, v in rates.items()), flush=True)
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3g} img/s" for k, v in rates.items()), flush=True)
     ratios = [a / b for a, b in zip(rates["kgan"], rates["keras.io reference"])]
     pipe = pipeline_rate(train_ds, 2000)
     train_rate = statistics.median(rates["kgan"])
     result = {
+        "image_shape": [args.size, args.size, args.channels],
+        "networks": "TF DCGAN tutorial" if mnist else "keras.io face DCGAN",
         "batch_size": args.batch_size,
         "steps_per_round": args.steps,
         "rounds": args.rounds,
@@ -149,9 +223,9 @@ def main():
     print()
     print("| what | images/s | ratio |")
     print("| --- | --- | --- |")
-    print(f"| keras.io reference train_step | {result['images_per_s']['keras.io reference']:.0f} | 1.00 |")
-    print(f"| kgan.GAN train_step | {result['images_per_s']['kgan']:.0f} | {result['kgan_over_reference']:.3f} |")
-    print(f"| kgan.data pipeline (MNIST IDX) | {pipe:.0f} | {result['pipeline_over_training']:.0f}x training |")
+    print(f"| keras.io reference train_step | {result['images_per_s']['keras.io reference']:.3g} | 1.00 |")
+    print(f"| kgan.GAN train_step | {result['images_per_s']['kgan']:.3g} | {result['kgan_over_reference']:.3f} |")
+    print(f"| kgan.data pipeline ({source}) | {pipe:.0f} | {result['pipeline_over_training']:.0f}x training |")
 
 
 if __name__ == "__main__":

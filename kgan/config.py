@@ -24,7 +24,7 @@ kgan.errors.ConfigError: epochs must be a positive integer, got 0
 
 import dataclasses
 
-from kgan import checks, distribute, losses, nets
+from kgan import augment, checks, distribute, losses, nets
 from kgan.errors import ConfigError
 
 
@@ -51,6 +51,17 @@ def _ema_decay(name, value):
     return checks.fraction(name, value, hint=" (or None for no EMA)")
 
 
+def _image_size(name, value):
+    size = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(size) != 2 or not all(checks.is_int(v) and v > 0 for v in size):
+        raise ConfigError(f"{name} must be two positive integers H,W, got {value!r}")
+    return size
+
+
+def _diff_augment(name, value):
+    return augment.DiffAugment.get(value)
+
+
 def _min1(name, value):
     return checks.integer(name, value, min=1)
 
@@ -72,15 +83,20 @@ class TrainConfig:
     data_dir: str | None = setting(None, "Local data: a folder of IDX files (e.g. ../shared/data/mnist) or of "
                                    "PNG/JPEG images; for TFDS names, the TFDS data directory.")
     split: str | None = setting(None, "Which split to train on (default: all a local folder holds; TFDS: train).")
+    image_size: tuple[int, ...] | None = setting(
+        None, "H,W: resize every image to H x W (area filter), e.g. 64,64 for a folder of mixed or larger images "
+        "(default: the images' own size; not for IDX data).", _image_size)
     # networks: the family, then its own arguments (None: the family's default, not passed)
     network: str = setting("dcgan", "Network family of G and D (kgan.nets): dcgan, mlp, cdcgan "
                            "(class-conditional DCGAN with a projection discriminator).")
     latent_dim: int = setting(100, "Size of the latent vector z.", checks.positive_int)
     g_filters: tuple[int, ...] | None = setting(
-        None, "Generator widths (its `filters` argument): dcgan 3 conv filters, mlp hidden units "
-        "(default: the family's).")
+        None, "Generator widths (its `filters` argument): dcgan the dense projection, then one per transposed conv "
+        "(one upsampling per doubling from a 4-8 px base; default by image size: 28 px the TF tutorial's 256,128,64, "
+        "64 px the DCGAN paper's 512,256,128,64); mlp hidden units (default: the family's).")
     d_filters: tuple[int, ...] | None = setting(
-        None, "Discriminator widths (its `filters` argument): dcgan conv filters, mlp hidden units.")
+        None, "Discriminator widths (its `filters` argument): dcgan one strided conv each (default by image size: "
+        "28 px 64,128, 64 px 64,128,256,512), mlp hidden units.")
     kernel_size: int | None = setting(None, "Convolution kernel size of the convolutional families (default: the "
                                       "family's, 5 for dcgan).", checks.positive_int)
     negative_slope: float | None = setting(None, "LeakyReLU negative slope in G and D (default: the family's, 0.2).")
@@ -104,6 +120,9 @@ class TrainConfig:
     r1_every: int = setting(1, "Apply R1 every this many D steps (lazy regularization).", _min1)
     mode_seeking: float = setting(0.0, "MSGAN weight lambda: penalize G for alike images from one label and two "
                                   "latents (for conditional GANs that ignore z; 0 = off).", checks.weight)
+    diff_augment: str = setting("", "DiffAugment policy (Zhao et al. 2020; kgan.augment): comma-separated color, "
+                                "translation, cutout; every image D sees, real and fake, is augmented differentiably "
+                                "(small datasets). Empty = off.", _diff_augment)
     label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
                                      checks.fraction)
     instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)

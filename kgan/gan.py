@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import checks, labellers
+from kgan import augment, checks, labellers
 from kgan import losses as losses_lib
 from kgan.errors import ConfigError
 from kgan.losses import diversity, penalties
@@ -162,6 +162,7 @@ class GAN(keras.Model):
         instance_noise=0.0,
         instance_noise_steps=10_000,
         mode_seeking=0.0,
+        diff_augment=None,
         **kwargs,
     ):
         """Configures training.
@@ -185,6 +186,9 @@ class GAN(keras.Model):
                 the paper): each G batch is drawn as pairs with one label and two
                 latents, and G is penalized when a pair's images are alike
                 (`kgan.losses.diversity.mode_seeking`). Logged as `g_mode_seeking`.
+            diff_augment: a DiffAugment policy (`kgan.augment`), e.g.
+                "color,translation,cutout": every image D sees, real and fake, in D's and
+                G's steps and inside the penalties, is augmented differentiably (None = off).
 
         Under a `mixed_float16` policy both optimizers are wrapped in
         `LossScaleOptimizer` and both losses scaled (Keras wraps only one).
@@ -211,6 +215,7 @@ class GAN(keras.Model):
         self.instance_noise = float(instance_noise)
         self.instance_noise_steps = int(instance_noise_steps)
         self.mode_seeking = float(mode_seeking)
+        self.diff_augment = augment.DiffAugment.get(diff_augment)
         if clip_value is None and self.loss_name == "wasserstein" and not self.gradient_penalty:
             clip_value = 0.01
         if clip_value is not None and not clip_value > 0:
@@ -289,7 +294,10 @@ class GAN(keras.Model):
     def _G(self, z, labels, training):
         return self.generator([z, labels] if self._labels_feed_g else z, training=training)
 
-    def _D(self, images, labels, training=True):
+    def _D(self, images, labels, training=True, groups=1):
+        # DiffAugment on every D input; `images` holds `groups` blocks of rows (2 for [real; fake]).
+        if getattr(self, "diff_augment", None) is not None:
+            images = self.diff_augment(images, self.noise_seed, groups=groups)
         return self.discriminator([images, labels] if labels is not None else images, training=training)
 
     def _replica_noise(self, local_batch):
@@ -343,7 +351,7 @@ class GAN(keras.Model):
         # One D call on [real; fake]: same result when D treats examples
         # independently (no BatchNorm), and faster.
         both = self._D(tf.concat([real, tf.cast(fake, real.dtype)], 0),
-                       None if real_labels is None else tf.concat([real_labels, fake_labels], 0))
+                       None if real_labels is None else tf.concat([real_labels, fake_labels], 0), groups=2)
         return both[:local_batch], both[local_batch:]
 
     def _d_penalties(self, real, fake, labels, local_batch):
@@ -615,6 +623,7 @@ class GAN(keras.Model):
             "instance_noise": self.instance_noise,
             "instance_noise_steps": self.instance_noise_steps,
             "mode_seeking": self.mode_seeking,
+            "diff_augment": self.diff_augment.policy if self.diff_augment is not None else None,
         }
 
     def save(self, filepath, *args, **kwargs):

@@ -55,11 +55,17 @@ def build_gan(config, image_shape, cluster_prior=None):
         r1_penalty=config.r1_penalty,
         r1_every=config.r1_every,
         mode_seeking=config.mode_seeking,
+        diff_augment=config.diff_augment or None,
         label_smoothing=config.label_smoothing,
         instance_noise=config.instance_noise,
         instance_noise_steps=config.instance_noise_steps,
     )
     return gan
+
+
+def image_size(config):
+    """The (H, W) the run resizes its images to, or None."""
+    return tuple(config.image_size) if config.image_size else None
 
 
 def _clusters(config, workdir, image_shape):
@@ -75,7 +81,8 @@ def _clusters(config, workdir, image_shape):
         return (*saved, None)
     # A seeded random subset of at most MAX_FIT_IMAGES, drawn while reading (never the whole source in memory).
     images, _ = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=False,
-                            max_images=features.clusters.MAX_FIT_IMAGES, seed=config.seed)
+                            image_size=image_size(config), max_images=features.clusters.MAX_FIT_IMAGES,
+                            seed=config.seed)
     log.info("k-means: %d clusters of %d images", config.clusters, len(images))
     centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed)
     return centroids, prior, workdir_lib.clusters_bytes(centroids, prior)
@@ -113,7 +120,8 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
 
 def quality_evaluator(config):
     """A `kgan.eval.Evaluator` on the run's real, labelled data (the reference classifier trained or cached)."""
-    images, labels = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=True)
+    images, labels = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=True,
+                                 image_size=image_size(config))
     classifier, info = eval_lib.reference_classifier(images, labels, config.classifier_cache)
     log.info("reference classifier %s: held-out accuracy %.4f", info["path"], info["accuracy"])
     return eval_lib.Evaluator(classifier, images)
@@ -145,7 +153,7 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     write_dir = distribute.worker_dir(workdir, strategy)
 
     ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, split=config.split,
-                   seed=config.seed, with_labels=config.network in nets.CONDITIONAL and not config.clusters)
+                   seed=config.seed, image_size=image_size(config), with_labels=config.network in nets.CONDITIONAL and not config.clusters)
     image_shape = data.image_shape(ds)
     workdir_lib.check_workdir(workdir, config, image_shape)
     cluster_prior = clusters_bytes = None

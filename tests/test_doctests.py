@@ -18,7 +18,7 @@ import kgan
 from tests.conftest import MNIST_DIR, REPO
 
 MODULES = ["kgan.checks", "kgan.config", "kgan.training", "kgan.workdir", "kgan.distribute", "kgan.nets.registry",
-           "kgan.nets.mlp", "kgan.nets.dcgan", "kgan.nets.cdcgan"]
+           "kgan.nets.mlp", "kgan.nets.dcgan", "kgan.nets.cdcgan", "kgan.eval.swd"]
 DATA_MODULES = ["kgan.data", "kgan.data.idx"]  # their examples read ../shared/data/mnist
 
 

@@ -1,10 +1,11 @@
 """Class-conditional DCGAN: a label-embedding generator and a projection discriminator.
 
 G(z, y): the label's embedding is concatenated to the latent, then the DCGAN
-generator body upsamples to an image. D(x, y): the DCGAN discriminator trunk
-gives features φ(x); the logit is ψ(φ(x)) + <embed(y), φ(x)>, the projection
-discriminator of Miyato & Koyama, "cGANs with Projection Discriminator",
-ICLR 2018 (https://arxiv.org/abs/1802.05637).
+generator body upsamples to an image (any size `kgan.nets.dcgan` supports,
+with the same default widths per size: `kgan.nets.dcgan.default_filters`).
+D(x, y): the DCGAN discriminator trunk gives features φ(x); the logit is
+ψ(φ(x)) + <embed(y), φ(x)>, the projection discriminator of Miyato & Koyama,
+"cGANs with Projection Discriminator", ICLR 2018 (https://arxiv.org/abs/1802.05637).
 
 Both models take `[inputs, labels]` with int32 labels `[B]` in [0, num_classes).
 """
@@ -13,10 +14,10 @@ import keras
 from keras import layers
 
 from kgan.nets import _checks
-from kgan.nets.dcgan import _maybe_sn, dcgan_features, dcgan_upsample
+from kgan.nets.dcgan import _maybe_sn, dcgan_features, dcgan_upsample, default_filters
 
 
-def cdcgan_generator(latent_dim=100, num_classes=10, image_shape=(28, 28, 1), filters=(256, 128, 64),
+def cdcgan_generator(latent_dim=100, num_classes=10, image_shape=(28, 28, 1), filters=None,
                      kernel_size=5, negative_slope=0.2, sync_batchnorm=False, embedding_dim=50):
     """Conditional generator: `[latents [B, latent_dim], labels [B]]` to images in [-1, 1].
 
@@ -36,7 +37,7 @@ def cdcgan_generator(latent_dim=100, num_classes=10, image_shape=(28, 28, 1), fi
     return keras.Model([z, y], x, name="cdcgan_generator")
 
 
-def cdcgan_discriminator(image_shape=(28, 28, 1), num_classes=10, filters=(64, 128), kernel_size=5,
+def cdcgan_discriminator(image_shape=(28, 28, 1), num_classes=10, filters=None, kernel_size=5,
                          negative_slope=0.2, dropout=0.3, batchnorm=False, sync_batchnorm=False,
                          spectral_norm=False):
     """Projection discriminator: `[images [B, H, W, C], labels [B]]` to logits `[B, 1]`.
@@ -48,7 +49,10 @@ def cdcgan_discriminator(image_shape=(28, 28, 1), num_classes=10, filters=(64, 1
     (2, 1)
     """
     _checks.positive_int("num_classes", num_classes)
-    x_in = keras.Input(_checks.image_shape(image_shape), name="images")
+    image_shape = _checks.image_shape(image_shape)
+    if filters is None:
+        filters = default_filters(image_shape)[1]
+    x_in = keras.Input(image_shape, name="images")
     y = keras.Input((), dtype="int32", name="label")
     phi = dcgan_features(x_in, filters, kernel_size, negative_slope, dropout, batchnorm, sync_batchnorm,
                          spectral_norm)

@@ -38,7 +38,7 @@ def test_other_image_shapes():
     [
         (lambda: nets.get_generator("resnet"), "unknown network 'resnet'.*dcgan, mlp"),
         (lambda: nets.dcgan_generator(latent_dim=0), "latent_dim must be a positive integer, got 0"),
-        (lambda: nets.dcgan_generator(image_shape=(30, 30, 1)), "multiples of 4"),
+        (lambda: nets.dcgan_generator(image_shape=(30, 30, 1)), "power-of-two multiple of a small base"),
         (lambda: nets.mlp_discriminator(dropout=1.5), r"dropout must be in \[0, 1\), got 1.5"),
     ],
 )
