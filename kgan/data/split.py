@@ -124,3 +124,23 @@ def describe(p):
         return f"trained on split {p['train']['split']!r}, scored against split {h['split']!r}"
     return (f"a seeded {h['holdout']:.0%} of the images held out (seed {h['holdout_seed']}), never trained on;"
             " the rest trained on")
+
+
+def for_run(fresh, recorded=None, explicit=False, resuming=False):
+    """The split a run uses: `fresh` (from `plan`) for a new run; on resume the one it `recorded`.
+
+    `explicit`: the caller set `holdout` itself, so a different recorded split is an error,
+    not silently replaced. A run from before splits were recorded (`resuming`, nothing
+    recorded) trained on every image: it keeps doing so.
+    Raises `DataError` when the split would change.
+    """
+    if not resuming:
+        return fresh
+    if recorded is None:
+        recorded = {"train": {**fresh["train"], "holdout": 0.0, "holdout_seed": 0, "part": "all"}, "heldout": None}
+        if fresh.get("heldout") and fresh["heldout"]["part"] == "all":
+            recorded["train"]["split"] = None  # it trained on every split the source holds
+    if explicit and recorded != fresh:
+        raise DataError(f"the run in this directory used {describe(recorded)}; this run asks for {describe(fresh)}: "
+                        "use another output directory or the same holdout")
+    return recorded
