@@ -72,7 +72,7 @@ def main():
     from kgan.train import load_run
 
     first = next(iter(runs.values()))[0]
-    split = eval_lib.reference.run_split(first)
+    split = eval_lib.run_split(first)
     _, config = load_run(first)
     evaluator, info = eval_lib.run_evaluator(config.dataset, config.data_dir, split, args.classifier_cache)
     if not evaluator.held_out:
@@ -81,7 +81,7 @@ def main():
     for cfg, dirs in runs.items():
         rows = []
         for d in dirs:
-            if eval_lib.reference.run_split(d) != split:
+            if eval_lib.run_split(d) != split:
                 sys.exit(f"{d} was trained on another split than {first}: their scores are not comparable")
             gan, _ = load_run(d)
             labels = gan.check_labels(None, args.num_samples) if gan.num_classes else None

@@ -10,14 +10,16 @@
 - `reference.py`: a run's evaluator: classifier on the training part, real side the held-out part.
 """
 
-from kgan.eval.classifier import build_classifier, data_checksum, reference_classifier, train_classifier
-from kgan.eval.frechet import frechet_distance, pixel_features
 from kgan.eval import copying
+from kgan.eval.classifier import (build_classifier, cluster_labels, data_checksum, reference_classifier,
+                                  train_classifier)
 from kgan.eval.copying import CopyingTest
-from kgan.eval.reference import run_evaluator, run_images
+from kgan.eval.frechet import frechet_distance, pixel_features
 from kgan.eval.quality import (Evaluator, class_histogram_kl, classifier_score, modes_covered,
                                precision_recall)
+from kgan.eval.reference import run_evaluator, run_images, run_split
 
-__all__ = ["CopyingTest", "Evaluator", "copying", "run_evaluator", "run_images", "build_classifier", "class_histogram_kl", "classifier_score", "data_checksum",
-           "frechet_distance", "modes_covered", "pixel_features", "precision_recall", "reference_classifier",
+__all__ = ["CopyingTest", "Evaluator", "build_classifier", "class_histogram_kl", "classifier_score",
+           "cluster_labels", "copying", "data_checksum", "frechet_distance", "modes_covered", "pixel_features",
+           "precision_recall", "reference_classifier", "run_evaluator", "run_images", "run_split",
            "train_classifier"]
