@@ -69,7 +69,7 @@ def main():
                   for s in range(args.seeds)] for cfg in args.recipes.split(",")}
 
     from kgan import eval as eval_lib
-    from kgan.train import load_run
+    from kgan.workdir import load_run
 
     first = next(iter(runs.values()))[0]
     split = eval_lib.run_split(first)
