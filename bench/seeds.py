@@ -91,7 +91,8 @@ def main():
         results[cfg]["runs"] = rows
     floor = evaluator.real_floor(args.num_samples)
 
-    budget = f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} minutes"
+    budget = (f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} minutes") + (
+        f" of at most {args.steps_per_epoch} steps" if args.steps_per_epoch else "")
     print(f"\n{budget} of training each, {args.seeds} seeds (mean ± sd), {args.num_samples} samples against "
           f"{evaluator.num_real} held-out images; floor: {floor['num_images']} real training images against them:\n")
     shown = [k for k in METRICS if any(k in r for r in results.values())]

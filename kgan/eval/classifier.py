@@ -15,13 +15,16 @@ held-out accuracy on MNIST digits (tests/eval/test_quality.py).
 Unlabelled data (`labels=None`): the classifier learns the k-means cluster ids
 (`UNLABELLED_CLUSTERS` clusters of the pixels) of the images instead, so FCD,
 precision/recall and mode coverage work in a learned feature space without
-labels ("modes" then counts clusters). Shift augmentation is off then (a shifted
-image may belong to another pixel cluster).
+labels ("modes" then counts clusters). Augmentation is off then: a shifted image
+may belong to another pixel cluster, and features taught to ignore blur could not
+tell blurred samples from sharp ones (no label asks them to care).
 
-The accuracy gate depends on the data: `gate = b + (1 - b) / 2`, where b is the
-held-out accuracy of a nearest-class-mean classifier on 4x4-pooled pixels with
-the same split: the CNN must at least halve that baseline's error (on MNIST
-digits b ~ 0.8, so the gate is ~0.9; the CNN reaches ~0.99).
+The accuracy gate depends on the data: b is the held-out accuracy of a
+nearest-class-mean classifier on 4x4-pooled pixels with the same split; with
+labels the CNN must at least halve that baseline's error, `gate = b + (1 - b) / 2`
+(MNIST digits: b ~ 0.79, gate ~ 0.90; the CNN reaches ~0.99); with k-means
+clusters of the pixels, for which nearest-mean on pixels is the defining rule,
+it must match it, `gate = b` (MNIST: b ~ 0.88, the CNN ~0.94).
 """
 
 import hashlib
@@ -131,16 +134,21 @@ def baseline_accuracy(images, labels, seed=0, pool=4):
     return float((classes[d.argmin(1)] == y[test_idx]).mean())
 
 
-def accuracy_gate(images, labels, seed=0):
-    """The held-out accuracy the reference classifier must reach on this data: half the baseline's error."""
+def accuracy_gate(images, labels, seed=0, clusters=False):
+    """The held-out accuracy the reference classifier must reach on this data.
+
+    Labels: half the error of nearest-class-mean on pooled pixels (`baseline_accuracy`). Clusters of
+    the pixels: that baseline itself, since nearest-mean on pixels is (up to the pooling) the rule
+    that defines k-means clusters; the CNN, which must also see through blurs, has to match it.
+    """
     b = baseline_accuracy(images, labels, seed)
-    return b + (1.0 - b) / 2.0
+    return b if clusters else b + (1.0 - b) / 2.0
 
 
-def train_classifier(images, labels, epochs=8, batch_size=128, seed=0, verbose=0, shifts=True):
+def train_classifier(images, labels, epochs=8, batch_size=128, seed=0, verbose=0, augment=True):
     """Trains the reference CNN on 80% of `images` (uint8 or [-1, 1]); returns `(model, held-out accuracy)`.
 
-    `shifts=False` trains without random translations (blurs only)."""
+    `augment=False` trains without the random shifts and blurs."""
     import keras
     import tensorflow as tf
 
@@ -155,8 +163,9 @@ def train_classifier(images, labels, epochs=8, batch_size=128, seed=0, verbose=0
     model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     shift = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", fill_value=-1.0, seed=seed)
     ds = tf.data.Dataset.from_tensor_slices((x[train_idx], y[train_idx])).shuffle(len(train_idx), seed=seed)
-    ds = ds.batch(batch_size).map(lambda a, b: (_random_blur(shift(a, training=True) if shifts else a), b),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if augment:
+        ds = ds.map(lambda a, b: (_random_blur(shift(a, training=True)), b), num_parallel_calls=tf.data.AUTOTUNE)
     model.fit(ds.prefetch(tf.data.AUTOTUNE), epochs=epochs, verbose=verbose)
     probs = model.predict(x[test_idx], batch_size=1000, verbose=0)
     accuracy = float((probs.argmax(1) == y[test_idx]).mean())
@@ -216,12 +225,12 @@ def reference_classifier(images, labels, cache_dir, min_accuracy=None, verbose=0
         except (OSError, ValueError) as e:  # a damaged cache entry: train again
             log.warning("ignoring the cached classifier %s: %s", path, e)
     log.info("training the reference classifier on %d real images (cached in %s)", len(images), cache_dir)
-    model, accuracy = train_classifier(images, labels, verbose=verbose, shifts=kind == "classes")
-    gate = accuracy_gate(images, labels) if min_accuracy is None else float(min_accuracy)
+    model, accuracy = train_classifier(images, labels, verbose=verbose, augment=kind == "classes")
+    gate = accuracy_gate(images, labels, clusters=kind == "clusters") if min_accuracy is None else float(min_accuracy)
     log.info("reference classifier: held-out accuracy %.4f (gate %.4f, on %s)", accuracy, gate, kind)
     if accuracy < gate:
         raise ConfigError(f"the reference classifier reached only {accuracy:.4f} held-out accuracy "
-                          f"(needs >= {gate:.4f}, half the error of nearest-class-mean on pixels): give it more "
+                          f"(needs >= {gate:.4f}, set by nearest-class-mean on pixels): give it more "
                           "(or cleaner) real images")
     from kgan.io import atomic_write
 
