@@ -75,10 +75,9 @@ class QualityMetrics(keras.callbacks.Callback):
             log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
                         metrics["modes"], self.evaluator.num_classes, self._best_modes)
         self._best_modes = max(self._best_modes or 0, metrics["modes"])
-        from kgan.eval.copying import THRESHOLD
-
+        threshold = getattr(self.evaluator, "copying_threshold", -3.0)
         for name in ("ct_pixels", "ct_features"):
-            if metrics.get(name, 0.0) < THRESHOLD:
+            if metrics.get(name, 0.0) < threshold:
                 log.warning("epoch %d: %s = %.2f < %g: the samples sit closer to training images than new real "
-                            "images do (data copying?)", epoch + 1, name, metrics[name], THRESHOLD)
+                            "images do (data copying?)", epoch + 1, name, metrics[name], threshold)
         log.info("epoch %d quality: %s", epoch + 1, _fmt(metrics))

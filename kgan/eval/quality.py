@@ -145,6 +145,9 @@ class Evaluator:
         self.num_real = len(self.real_features)
         self.train_features = self.train_probs = None
         self.copying_tests = {}
+        from kgan.eval.copying import THRESHOLD
+
+        self.copying_threshold = THRESHOLD  # C_T below it flags copying (the callback reads it here)
         self._floors = {}
         if train_images is not None:
             self.train_features, self.train_probs = self.features(train_images)
