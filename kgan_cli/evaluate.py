@@ -57,7 +57,8 @@ def _main(argv):
         gan, config = workdir.load_run(FLAGS.run_dir)
         data_split = workdir.read_data_split(FLAGS.run_dir)
         evaluator, info = eval_lib.run_evaluator(FLAGS.dataset or config.dataset, FLAGS.data_dir or config.data_dir,
-                                                 data_split, FLAGS.classifier_cache)
+                                                 data_split, FLAGS.classifier_cache,
+                                                 image_size=tuple(config.image_size) if config.image_size else None)
         start = time.perf_counter()
         gen_labels = gan.check_labels(None, FLAGS.num_samples) if gan.num_classes else None
         samples = gan.generate(FLAGS.num_samples, seed=FLAGS.seed, labels=gen_labels)
