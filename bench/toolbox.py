@@ -35,7 +35,7 @@ def train_and_score(name, cfg, minutes, data_dir, classifier_cache, extra=(), ep
     out = os.path.join(HERE, "results", "toolbox", name)
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile=flags/{cfg}.cfg",
-           f"--data_dir={data_dir}", f"--output_dir={out}", "--progress=none",
+           f"--data_dir={data_dir}", f"--output_dir={out}", "--progress=none", "--holdout=0.2",
            *([f"--epochs={epochs}"] if epochs else [f"--max_minutes={minutes}", "--epochs=100000"]), *extra]
     start = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)

@@ -166,11 +166,22 @@ class TrainConfig:
                                         "limit.", checks.positive)
     # quality metrics (kgan.eval): 0 = off
     eval_every: int = setting(0, "Score samples with kgan's quality metrics (classifier score, FCD, precision/"
-                              "recall, modes) every N epochs; 0 = off. Needs labelled real data (--data_dir).",
+                              "recall, modes, C_T copying) against held-out images every N epochs; 0 = off. Holds out "
+                              "--holdout of a one-split source.",
                               lambda n, v: checks.integer(n, v, min=0, hint=" (0: no quality metrics)"))
     eval_samples: int = setting(10_000, "Generated images per quality evaluation.", checks.positive_int)
     classifier_cache: str = setting("~/.cache/kgan", "Where the reference classifier is cached (trained on first "
                                     "use from the real data, keyed by its checksum).")
+    # held-out images (kgan.data.split): what the metrics compare samples with; recorded in config.json
+    holdout: float | None = setting(
+        None, "Fraction of a one-split source (an IDX folder with one split, an image folder) set aside, seeded, "
+        "never trained on: the real images the metrics compare samples with. Default: 0.2 with --eval_every "
+        "(2,000 of 10,000 digits: enough reference images for FCD and the copying test, 80% left to train on), "
+        "else 0. A source with a test split (TFDS mnist, an IDX folder with train and t10k files) trains on train "
+        "and scores against test instead.", lambda n, v: checks.fraction(n, v, hint=" (or unset: 0.2 with "
+                                                                          "eval_every)"))
+    holdout_seed: int = setting(0, "Seed of the --holdout choice (by index: the same images for every --seed).",
+                                checks.integer)
 
     def validate(self):
         """Raises `ConfigError` naming the first bad setting and what is allowed; returns self.

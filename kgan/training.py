@@ -68,7 +68,7 @@ def image_size(config):
     return tuple(config.image_size) if config.image_size else None
 
 
-def _clusters(config, workdir, image_shape):
+def _clusters(config, workdir, image_shape, data_split):
     """`(centroids, prior, bytes to write or None)`: the run's own clusters on resume, else k-means.
 
     The ids the networks' embeddings learned are the clusters' indices, so a
@@ -80,9 +80,9 @@ def _clusters(config, workdir, image_shape):
         log.info("k-means: %d clusters from %s", config.clusters, workdir_lib.path(workdir, workdir_lib.CLUSTERS))
         return (*saved, None)
     # A seeded random subset of at most MAX_FIT_IMAGES, drawn while reading (never the whole source in memory).
-    images, _ = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=False,
+    images, _ = data.arrays(config.dataset, data_dir=config.data_dir, with_labels=False,
                             image_size=image_size(config), max_images=features.clusters.MAX_FIT_IMAGES,
-                            seed=config.seed)
+                            seed=config.seed, **data_split["train"])
     log.info("k-means: %d clusters of %d images", config.clusters, len(images))
     centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed)
     return centroids, prior, workdir_lib.clusters_bytes(centroids, prior)
@@ -118,13 +118,10 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
     ]
 
 
-def quality_evaluator(config):
-    """A `kgan.eval.Evaluator` on the run's real, labelled data (the reference classifier trained or cached)."""
-    images, labels = data.arrays(config.dataset, data_dir=config.data_dir, split=config.split, with_labels=True,
-                                 image_size=image_size(config))
-    classifier, info = eval_lib.reference_classifier(images, labels, config.classifier_cache)
-    log.info("reference classifier %s: held-out accuracy %.4f", info["path"], info["accuracy"])
-    return eval_lib.Evaluator(classifier, images)
+def quality_evaluator(config, data_split):
+    """A `kgan.eval.Evaluator` for the run: the classifier on its training part, the real side its held-out part."""
+    return eval_lib.run_evaluator(config.dataset, config.data_dir, data_split, config.classifier_cache,
+                                  image_size=image_size(config))[0]
 
 
 def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, strategy=None):
@@ -152,13 +149,15 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     chief = distribute.is_chief(strategy)
     write_dir = distribute.worker_dir(workdir, strategy)
 
-    ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, split=config.split,
-                   seed=config.seed, image_size=image_size(config), with_labels=config.network in nets.CONDITIONAL and not config.clusters)
+    data_split = workdir_lib.data_split(workdir, config)  # the images it trains on, and those held out for metrics
+    ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, seed=config.seed,
+                   image_size=image_size(config),
+                   with_labels=config.network in nets.CONDITIONAL and not config.clusters, **data_split["train"])
     image_shape = data.image_shape(ds)
     workdir_lib.check_workdir(workdir, config, image_shape)
     cluster_prior = clusters_bytes = None
     if config.clusters:
-        centroids, cluster_prior, clusters_bytes = _clusters(config, workdir, image_shape)
+        centroids, cluster_prior, clusters_bytes = _clusters(config, workdir, image_shape, data_split)
         ds = features.label_batches(ds, centroids)
 
     keras.utils.set_random_seed(config.seed)
@@ -169,7 +168,7 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
 
     workdir_lib.check_writable(write_dir)
     if chief:
-        workdir_lib.write_config(workdir, config, image_shape)
+        workdir_lib.write_config(workdir, config, image_shape, data_split)
         if clusters_bytes is not None:
             workdir_lib.write_clusters(workdir, clusters_bytes)
         for name, text in (run_files or {}).items():
@@ -179,7 +178,8 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     log.info("training %s%s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",
              config.network, f" self-conditioned on {config.clusters} clusters" if config.clusters else "",
              config.loss, config.dataset, image_shape, config.batch_size, strategy.num_replicas_in_sync, workdir)
-    evaluator = quality_evaluator(config) if config.eval_every else None
+    log.info("data: %s", data.split.describe(data_split))
+    evaluator = quality_evaluator(config, data_split) if config.eval_every else None
     cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
                             preemption=not distribute.task_name(strategy), evaluator=evaluator)
     try:

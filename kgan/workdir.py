@@ -2,7 +2,7 @@
 
 `kgan.training.train_and_evaluate(config, workdir)` fills it:
 
-    workdir/config.json        the settings of the run and its image shape (checked on resume)
+    workdir/config.json        the settings of the run, its image shape and its data split (checked on resume)
     workdir/clusters.npz       with `clusters`: the k-means centroids and shares (reused on resume)
     workdir/flags.cfg          the command line's flags (a flagfile that reproduces the run)
     workdir/samples/*.png      a sample grid per epoch, same latents each time
@@ -11,7 +11,8 @@
     workdir/metrics.csv        per-epoch metrics (Keras CSVLogger)
     workdir/tensorboard/       TensorBoard scalars and sample images
     workdir/checkpoints/       resumable state; the same call continues from it
-    workdir/quality.json       the scores `kgan-evaluate` writes
+    workdir/quality.json       the scores `kgan-evaluate` writes (and nearest.png: samples beside their nearest
+                               training images)
     workdir/export/            the versions `kgan-export` writes (by default)
 
 This module owns those names, reads and writes config.json and clusters.npz,
@@ -57,14 +58,16 @@ def path(workdir, name):
 
 
 # ------------------------------------------------------------------ config.json
-def config_json(config, image_shape):
-    """The text of config.json: every setting, and the image shape the networks were built for."""
-    return json.dumps({**dataclasses.asdict(config), "image_shape": list(image_shape)},
+def config_json(config, image_shape, data_split=None):
+    """The text of config.json: every setting, the image shape the networks were built for, and the data split
+    (`kgan.data.split`: which images it trains on and which are held out for the metrics)."""
+    extra = {"data_split": data_split} if data_split is not None else {}
+    return json.dumps({**dataclasses.asdict(config), "image_shape": list(image_shape), **extra},
                       indent=2, sort_keys=True, default=list)
 
 
-def write_config(workdir, config, image_shape):
-    atomic_write(path(workdir, CONFIG), config_json(config, image_shape))
+def write_config(workdir, config, image_shape, data_split=None):
+    atomic_write(path(workdir, CONFIG), config_json(config, image_shape, data_split))
 
 
 def read_saved(workdir):
@@ -90,6 +93,7 @@ def read_config(workdir):
     if saved is None:
         raise ConfigError(f"{workdir} holds no training run (no {CONFIG}): pass the --output_dir of a train.py run")
     saved = dict(saved)
+    saved.pop("data_split", None)
     image_shape = tuple(saved.pop("image_shape"))
     config = TrainConfig.from_dict(saved)
     for name in NETWORK_ARGS:
@@ -120,6 +124,34 @@ def check_workdir(workdir, config, image_shape):
                 f"{workdir} holds a run with {key}={a!r}, but this run asks for {key}={b!r}: "
                 "use another output directory or the same setting"
             )
+
+
+def read_data_split(workdir):
+    """The data split the run in `workdir` recorded (`kgan.data.split`); a run from before splits were recorded
+    trained on every image: no held-out part. ConfigError if `workdir` holds no run."""
+    saved = read_saved(workdir)
+    if saved is None:
+        raise ConfigError(f"{workdir} holds no training run (no {CONFIG}): pass the --output_dir of a train.py run")
+    if saved.get("data_split") is None:
+        return {"train": {"split": saved.get("split"), "holdout": 0.0, "holdout_seed": 0, "part": "all"},
+                "heldout": None}
+    return saved["data_split"]
+
+
+def data_split(workdir, config):
+    """The data split a run uses: a new run's `kgan.data.split.plan`, or on resume the one its config.json
+    recorded (ConfigError if `config.holdout` is set and asks for another)."""
+    from kgan.data import split as splits
+    from kgan.errors import DataError
+
+    fresh = splits.plan(config.dataset, config.data_dir, config.split, config.holdout, config.holdout_seed,
+                        metrics=bool(config.eval_every))
+    saved = read_saved(workdir)
+    try:
+        return splits.for_run(fresh, saved.get("data_split") if saved else None,
+                              explicit=config.holdout is not None, resuming=saved is not None)
+    except DataError as e:
+        raise ConfigError(f"{workdir}: {e}") from e
 
 
 # ------------------------------------------------------------------ clusters.npz

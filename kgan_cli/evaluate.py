@@ -1,12 +1,17 @@
-"""Score a trained run's samples: `kgan-evaluate --run_dir=runs/dcgan --data_dir=../shared/data/mnist`.
+"""Score a trained run's samples: `kgan-evaluate --run_dir=runs/dcgan`.
 
 Generates `--num_samples` images from the run's latest checkpoint (the EMA
-generator if the run keeps one) and prints kgan's quality metrics next to the
-real-data floor (held-out real images scored the same way). The reference
-classifier is trained on first use from the labelled real data in
-`--data_dir` (default: the run's own data) and cached in `--classifier_cache`.
-Writes `<run_dir>/quality.json`. A thin shell over `kgan.workdir.load_run` and
-`kgan.eval`; bad input ends with one line on stderr and exit code 2.
+generator if the run keeps one) and prints kgan's quality metrics against the
+real images the run never trained on (its held-out split, recorded in
+`config.json`), next to the equal-N real floor (real training images scored
+against the same held-out images, as many as the samples), and the C_T
+data-copying statistic in pixel and classifier-feature space with its
+threshold. The reference classifier is trained on first use from the run's
+training images only (labels if the data has them, else k-means clusters) and
+cached in `--classifier_cache`. Writes `<run_dir>/quality.json` and
+`<run_dir>/nearest.png` (the samples nearest to a training image, each beside
+it). A thin shell over `kgan.workdir.load_run` and `kgan.eval`; bad input ends
+with one line on stderr and exit code 2.
 """
 
 import json
@@ -18,21 +23,27 @@ from kgan_cli import common
 
 common.import_tensorflow_quietly()
 
-from kgan import data, eval as eval_lib, workdir  # noqa: E402
+from kgan import eval as eval_lib, workdir  # noqa: E402
+from kgan.data.split import describe  # noqa: E402
+from kgan.eval.copying import THRESHOLD, nearest_pairs_grid  # noqa: E402
+from kgan.images import png_bytes  # noqa: E402
 from kgan.io import atomic_write  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("run_dir", None, "The --output_dir of a train.py run.")
-flags.DEFINE_string("data_dir", None, "Labelled real data (default: the run's --data_dir).")
+flags.DEFINE_string("data_dir", None, "Where the run's real data is now (default: the run's --data_dir); the run's "
+                    "split (config.json) is applied to it.")
 flags.DEFINE_string("dataset", None, "Dataset name of the real data (default: the run's --dataset).")
 flags.DEFINE_integer("num_samples", 10000, "Generated images to score.")
 flags.DEFINE_integer("seed", 0, "Seed of the latents.")
 flags.DEFINE_string("classifier_cache", "~/.cache/kgan", "Where the reference classifier is cached.")
 
+NEAREST = "nearest.png"
 _ORDER = ("classifier_score", "fcd", "precision", "recall", "modes", "class_kl", "label_accuracy")
-_BETTER = {"classifier_score": "higher, max 10", "fcd": "lower", "precision": "higher", "recall": "higher",
-           "modes": "all 10", "class_kl": "lower", "label_accuracy": "higher"}
+_BETTER = {"classifier_score": "higher, max: classes", "fcd": "lower", "precision": "higher", "recall": "higher",
+           "modes": "all classes", "class_kl": "lower", "label_accuracy": "higher"}
+_SPACES = (("ct_pixels", "pixels, shift-tolerant by 1 px"), ("ct_features", "classifier features"))
 
 
 def _main(argv):
@@ -44,27 +55,54 @@ def _main(argv):
         common.fail(f"--num_samples must be at least 100, got {FLAGS.num_samples}")
     with common.errors_exit():
         gan, config = workdir.load_run(FLAGS.run_dir)
-        images, labels = data.arrays(FLAGS.dataset or config.dataset, data_dir=FLAGS.data_dir or config.data_dir,
-                                     split=config.split, with_labels=True)
-        classifier, info = eval_lib.reference_classifier(images, labels, FLAGS.classifier_cache)
+        data_split = workdir.read_data_split(FLAGS.run_dir)
+        evaluator, info = eval_lib.run_evaluator(FLAGS.dataset or config.dataset, FLAGS.data_dir or config.data_dir,
+                                                 data_split, FLAGS.classifier_cache,
+                                                 image_size=tuple(config.image_size) if config.image_size else None)
         start = time.perf_counter()
-        evaluator = eval_lib.Evaluator(classifier, images)
         gen_labels = gan.check_labels(None, FLAGS.num_samples) if gan.num_classes else None
         samples = gan.generate(FLAGS.num_samples, seed=FLAGS.seed, labels=gen_labels)
-        result = evaluator.evaluate(samples, labels=gen_labels)
+        details = {}
+        result = evaluator.evaluate(samples, labels=gen_labels, details=details)
         seconds = time.perf_counter() - start
-        floor = evaluator.real_floor()
-    print(f"reference classifier: held-out accuracy {info['accuracy']:.4f} ({info['path']})")
-    print(f"{FLAGS.num_samples} samples from {FLAGS.run_dir} scored in {seconds:.1f} s\n")
-    print(f"| metric | samples | real floor | better |")
+        floor = evaluator.real_floor(FLAGS.num_samples)
+    print(f"reference classifier: trained on the run's training images ({info.get('labels', 'classes')}), "
+          f"held-out accuracy {info['accuracy']:.4f} (gate {info.get('gate', float('nan')):.4f}) ({info['path']})")
+    print(f"data: {describe(data_split)}")
+    if evaluator.held_out:
+        print(f"{FLAGS.num_samples} samples from {FLAGS.run_dir} scored against {evaluator.num_real} held-out real "
+              f"images in {seconds:.1f} s; real floor: {floor['num_images']} real training images against the same "
+              f"{evaluator.num_real}\n")
+    else:
+        print(f"WARNING: {FLAGS.run_dir} trained on every image: the metrics compare samples with its own training "
+              "images, the floor is half of them against the other half, and there is no copying test (train with "
+              "--holdout=0.2 for a held-out reference)\n")
+    print("| metric | samples | real floor | better |")
     print("| --- | --- | --- | --- |")
     for k in _ORDER:
         if k in result:
             f = floor.get(k)
             print(f"| {k} | {result[k]:.4g} | {'' if f is None else f'{f:.4g}'} | {_BETTER[k]} |")
+    for k, space in _SPACES:
+        if k in result:
+            r = details[k]
+            verdict = "COPYING" if result[k] < THRESHOLD else "no copying"
+            print(f"| C_T ({space}) | {result[k]:.3g} | ~0 (new real images) | > {THRESHOLD:g}: {verdict} "
+                  f"({r['cells_used']}/{len(r['cell_z'])} cells) |")
+    if "ct_pixels" in details:
+        r = details["ct_pixels"]
+        train_rows = evaluator.copying_tests["ct_pixels"].train
+        nearest_path = workdir.path(FLAGS.run_dir, NEAREST)
+        atomic_write(nearest_path, png_bytes(nearest_pairs_grid(samples, train_rows, r["distances"], r["nearest"])))
+        print(f"\n{nearest_path}: the 32 samples nearest to a training image (pixels), each beside it")
+    copying = {k: {"ct": v["ct"], "cells_used": v["cells_used"],
+                   "cell_z": [None if z != z else float(z) for z in v["cell_z"]]} for k, v in details.items()}
     atomic_write(workdir.path(FLAGS.run_dir, workdir.QUALITY),
                  json.dumps({"samples": result, "real_floor": floor, "num_samples": FLAGS.num_samples,
-                             "classifier_accuracy": info["accuracy"], "seconds": seconds}, indent=2))
+                             "num_heldout": evaluator.num_real if evaluator.held_out else 0, "data_split": data_split,
+                             "copying": copying, "copying_threshold": THRESHOLD,
+                             "classifier_accuracy": info["accuracy"], "classifier_gate": info.get("gate"),
+                             "classifier_labels": info.get("labels"), "seconds": seconds}, indent=2))
 
 
 def main():

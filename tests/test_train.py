@@ -78,3 +78,17 @@ def test_a_run_from_before_a_setting_existed_resumes_with_its_default(tmp_path, 
     json.dump(config, open(tmp_path / "config.json", "w"))
     _, history = training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=2), str(tmp_path))
     assert history.epoch == [1]
+
+
+def test_a_held_out_split_is_recorded_and_kept_on_resume(tmp_path, mnist_dir):
+    training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", holdout=0.2, holdout_seed=3), str(tmp_path))
+    recorded = json.load(open(tmp_path / "config.json"))["data_split"]
+    assert recorded["train"] == {"split": None, "holdout": 0.2, "holdout_seed": 3, "part": "train"}
+    assert recorded["heldout"]["part"] == "heldout"
+    # resumed without --holdout: the recorded split, not the default (which is 0 without metrics)
+    _, history = training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=2), str(tmp_path))
+    assert history.epoch == [1] and json.load(open(tmp_path / "config.json"))["data_split"] == recorded
+    with pytest.raises(ConfigError, match="used a seeded 20% of the images held out .* asks for"):
+        training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=3, holdout=0.3), str(tmp_path))
+    with pytest.raises(ConfigError, match=r"holdout must be in \[0, 1\)"):
+        _tiny(mnist_dir, holdout=1.0).validate()

@@ -8,24 +8,31 @@ import keras
 log = logging.getLogger(__name__)
 
 
+def _fmt(metrics):
+    return ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+
+
 class QualityMetrics(keras.callbacks.Callback):
     """Scores `num_samples` generated images with a `kgan.eval.Evaluator` after every `every_n_epochs`-th epoch.
 
-    The metrics (classifier_score, fcd, precision, recall, modes, class_kl, and
-    label_accuracy for conditional models) are added to the epoch's logs with
+    The metrics (classifier_score, fcd, precision, recall, modes, class_kl,
+    label_accuracy for conditional models, and with held-out images the C_T
+    copying statistics ct_pixels and ct_features) are added to the epoch's logs with
     `train_minutes`, the wall time spent training so far (scoring excluded,
     `scoring_seconds` holds the time spent scoring), so
     callbacks placed after this one record them: `CSVLogger`, `TensorBoard`,
     `kgan.callbacks.LossPlot`. The first and the last epoch (also one cut
     short by `TimeLimit`) are always scored (Keras's CSVLogger fixes its columns
-    at the first). A warning is logged when fewer classes
-    than before are covered (mode collapse). `history` keeps every result.
+    at the first). At the start the real floor at the same counts is logged
+    once and kept in `floor`. A warning is logged when fewer classes
+    than before are covered (mode collapse) or when C_T falls below the copying
+    threshold (-3). `history` keeps every result.
 
     Example:
 
     ```python
-    clf, _ = kgan.eval.reference_classifier(images, labels, "~/.cache/kgan")
-    q = kgan.callbacks.QualityMetrics(kgan.eval.Evaluator(clf, images), every_n_epochs=2)
+    ev, _ = kgan.eval.run_evaluator("mnist", "../shared/data/mnist", data_split, "~/.cache/kgan")
+    q = kgan.callbacks.QualityMetrics(ev, every_n_epochs=2)
     gan.fit(ds, epochs=10, callbacks=[q, keras.callbacks.CSVLogger("metrics.csv")])
     ```
     """
@@ -37,11 +44,18 @@ class QualityMetrics(keras.callbacks.Callback):
         self.num_samples = int(num_samples)
         self.seed = seed
         self.history = []
+        self.floor = None
         self._best_modes = None
         self.scoring_seconds = 0.0
 
     def on_train_begin(self, logs=None):
+        self.floor = self.evaluator.real_floor(self.num_samples)
+        what = (f"{self.floor['num_images']} real training images against {self.evaluator.num_real} held-out ones"
+                if getattr(self.evaluator, "held_out", False) else
+                f"half of the {self.evaluator.num_real} real images against the other half (no held-out images)")
+        log.info("quality: real floor (%s): %s", what, _fmt(self.floor))
         self._start = time.monotonic()
+        self.scoring_seconds = 0.0
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.model.stop_training or epoch + 1 == self.params.get("epochs")
@@ -61,4 +75,9 @@ class QualityMetrics(keras.callbacks.Callback):
             log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
                         metrics["modes"], self.evaluator.num_classes, self._best_modes)
         self._best_modes = max(self._best_modes or 0, metrics["modes"])
-        log.info("epoch %d quality: %s", epoch + 1, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        threshold = getattr(self.evaluator, "copying_threshold", -3.0)
+        for name in ("ct_pixels", "ct_features"):
+            if metrics.get(name, 0.0) < threshold:
+                log.warning("epoch %d: %s = %.2f < %g: the samples sit closer to training images than new real "
+                            "images do (data copying?)", epoch + 1, name, metrics[name], threshold)
+        log.info("epoch %d quality: %s", epoch + 1, _fmt(metrics))

@@ -6,6 +6,11 @@ prefetched `tf.data.Dataset` of float32 images `[B, H, W, C]` in [-1, 1], or
 `SOURCES`; each is one file returning an unbatched dataset of uint8 images, and
 `pipeline.py` does the rest. Adding a source means one file and one line.
 
+Held-out images: `holdout=0.2, part="train"` keeps the 80% a run trains on,
+`part="heldout"` the seeded other 20% (by index, see `split.py`, whose `plan`
+says which to use for a run), for the same `holdout`/`holdout_seed` in `load`
+and `arrays`.
+
 Name resolution: `"idx"` and `"folder"` read `data_dir`; any other name is a
 TFDS dataset, except that a `data_dir` holding IDX files or images is read as
 such (so `load("mnist", data_dir="../shared/data/mnist")` reads the local IDX
@@ -16,7 +21,7 @@ import logging
 import os
 
 from kgan import checks
-from kgan.data import folder, idx, pipeline, tfds
+from kgan.data import folder, idx, pipeline, split as splits, tfds
 from kgan.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -64,11 +69,49 @@ def source_for(name, data_dir=None):
     return "tfds"
 
 
-def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None, max_images=None, seed=0):
+def _part(ds, num, holdout, part, holdout_seed, max_images=None, seed=0):
+    """`ds` (unbatched, the source's order) filtered to `part` and at most `max_images`: `(ds, count or None)`."""
+    import numpy as np
+
+    if part != "all" and holdout:
+        if num is None:
+            raise DataError("holding out images needs a source that knows its size (a TFDS split, an IDX or image "
+                            "folder)")
+        keep = splits.select(num, holdout, part, holdout_seed)
+    elif part == "heldout":
+        raise DataError("part='heldout' needs holdout > 0")
+    elif max_images is not None and num is not None and num > max_images:
+        keep = np.arange(num)
+    else:
+        if max_images is not None:
+            ds = ds.take(max_images)
+            num = min(num, max_images) if num is not None else None
+        return ds, num
+    if max_images is not None and len(keep) > max_images:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, max_images, replace=False))
+    if num is not None and len(keep) == num:
+        return ds, num
+    import tensorflow as tf
+
+    mask = np.zeros(num, bool)
+    mask[keep] = True
+    mask = tf.constant(mask)
+    def kept(i, *e):
+        return tf.gather(mask, i)
+
+    def drop_index(i, *e):
+        return e if len(e) > 1 else e[0]
+
+    return ds.enumerate().filter(kept).map(drop_index), len(keep)
+
+
+def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None, max_images=None, seed=0,
+           holdout=0.0, part="all", holdout_seed=0):
     """Every image of a source as uint8 numpy `[N, H, W, C]` (and int32 labels `[N]`, or None).
 
     `max_images`: at most that many: a uniformly random subset (seeded by `seed`,
     in the source's order) when the source knows its size, else its first ones.
+    `holdout`, `part`, `holdout_seed`: only the training or the held-out part (see `split.py`).
 
     For evaluation (the reference classifier, the real side of the metrics).
 
@@ -81,15 +124,7 @@ def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None
     import numpy as np
 
     ds, num = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
-    if max_images is not None and num is not None and num > max_images:
-        import tensorflow as tf
-
-        keep = np.zeros(num, bool)
-        keep[np.random.default_rng(seed).choice(num, max_images, replace=False)] = True
-        keep = tf.constant(keep)
-        ds = ds.enumerate().filter(lambda i, *e: tf.gather(keep, i)).map(lambda i, *e: e if len(e) > 1 else e[0])
-    elif max_images is not None:
-        ds = ds.take(max_images)
+    ds, _ = _part(ds, num, holdout, part, holdout_seed, max_images, seed)
     parts = list(ds.batch(4096).as_numpy_iterator())
     if not parts:
         raise DataError(f"dataset {name!r} ({data_dir or 'TFDS'}) holds no images")
@@ -100,8 +135,10 @@ def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None
 
 
 def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuffle=True, seed=0, cache=True,
-         image_size=None, drop_remainder=True, shuffle_buffer=10_000):
+         image_size=None, drop_remainder=True, shuffle_buffer=10_000, holdout=0.0, part="all", holdout_seed=0):
     """A batched `tf.data.Dataset` of images in [-1, 1] (and labels) from source `name`.
+
+    `holdout`, `part`, `holdout_seed`: only the training or the held-out part (see `split.py`).
 
     Example:
 
@@ -115,6 +152,9 @@ def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuf
     source = source_for(name, data_dir)
     log.info("dataset %r: %s source%s", name, source, f" at {data_dir}" if data_dir else "")
     ds, num = SOURCES[source](name, data_dir, split, with_labels, tuple(image_size) if image_size else None)
+    ds, num = _part(ds, num, holdout, part, holdout_seed)
+    if part != "all" and holdout:
+        log.info("dataset %r: the %s part, %d images (holdout %.2g, seed %d)", name, part, num, holdout, holdout_seed)
     return pipeline.finish(ds, num, batch_size=batch_size, shuffle=shuffle, seed=seed, cache=cache,
                            drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer)
 

@@ -18,17 +18,21 @@ For N generated images, against real images:
 - `label_accuracy` (conditional models): how often the classifier predicts the
   requested label.
 
-`Evaluator(classifier, real_images)` holds the real side once; `evaluate(images)`
-scores a set and `real_floor()` scores held-out real images the same way, so
-every result can be read against what real data gets.
+`Evaluator(classifier, heldout_images, train_images)` holds the real side once:
+images the generator never trained on (`kgan.data.split`). `evaluate(images)`
+scores a set against them and adds the C_T data-copying statistic
+(`kgan.eval.copying`); `real_floor(n)` scores n real *training* images against
+the same held-out images, the equal-N floor: what real data gets at the counts
+the samples are scored at (FCD's bias grows as 1/N, so a floor at other counts
+misleads).
 
 Example:
 
 ```python
 clf, _ = kgan.eval.reference_classifier(images, labels, cache_dir)
-ev = kgan.eval.Evaluator(clf, images)
-ev.evaluate(gan.generate(10_000, seed=0))   # {'classifier_score': 9.1, 'fcd': 2.3, ...}
-ev.real_floor()
+ev = kgan.eval.Evaluator(clf, heldout_images, train_images)
+ev.evaluate(gan.generate(10_000, seed=0))   # {'classifier_score': 9.1, 'fcd': 2.3, ..., 'ct_pixels': 0.4}
+ev.real_floor(10_000)
 ```
 """
 
@@ -106,22 +110,30 @@ def precision_recall(real_features, fake_features, k=K):
 
 
 class Evaluator:
-    """Scores image sets against real images with the reference classifier.
+    """Scores image sets against held-out real images with the reference classifier.
 
     Args:
         classifier: a model from `reference_classifier` (softmax output, a `features` layer).
-        real_images: the real images (uint8, [0, 1] or [-1, 1]) that define the real side.
+        real_images: the real images (uint8, [0, 1] or [-1, 1]) that define the real side: held-out
+            images the generator never trained on (`kgan.data.split`).
+        train_images: the images the generator trained on. With them, `real_floor(n)` scores n of
+            them against `real_images` (the equal-N floor) and `evaluate` adds the C_T data-copying
+            statistic (`kgan.eval.copying`) in pixel space (`ct_pixels`, shift-tolerant by one pixel)
+            and in the classifier's feature space (`ct_features`). Without them (a run that trained
+            on every image) the floor is one half of `real_images` against the other and there is no
+            copying test.
         batch_size: images per classifier call.
+        copying: False leaves the copying test out.
 
     Example:
 
     ```python
-    ev = Evaluator(clf, real_images)
-    ev.evaluate(gan.generate(5000, seed=0))["classifier_score"]
+    ev = Evaluator(clf, heldout_images, train_images)
+    ev.evaluate(gan.generate(5000, seed=0))["fcd"], ev.real_floor(5000)["fcd"]
     ```
     """
 
-    def __init__(self, classifier, real_images, batch_size=1000):
+    def __init__(self, classifier, real_images, train_images=None, batch_size=1000, copying=True):
         import keras
 
         self.classifier = classifier
@@ -130,6 +142,30 @@ class Evaluator:
                                                       classifier.outputs[0]])
         self.num_classes = int(classifier.outputs[0].shape[-1])
         self.real_features, self.real_probs = self.features(real_images)
+        self.num_real = len(self.real_features)
+        self.train_features = self.train_probs = None
+        self.copying_tests = {}
+        from kgan.eval.copying import THRESHOLD
+
+        self.copying_threshold = THRESHOLD  # C_T below it flags copying (the callback reads it here)
+        self._floors = {}
+        if train_images is not None:
+            self.train_features, self.train_probs = self.features(train_images)
+            if copying:
+                from kgan.eval import copying as copying_lib
+
+                shape = np.asarray(real_images).shape[1:]
+                self.copying_tests = {
+                    "ct_pixels": copying_lib.CopyingTest(copying_lib.pixel_space(train_images),
+                                                         copying_lib.pixel_space(real_images),
+                                                         views=copying_lib.shifted_views(shape)),
+                    "ct_features": copying_lib.CopyingTest(self.train_features, self.real_features),
+                }
+
+    @property
+    def held_out(self):
+        """True when the real side is held-out images (the generator never trained on them)."""
+        return self.train_features is not None
 
     def features(self, images):
         """`(features [N, 128], probs [N, classes])` of images (uint8, [0, 1] or [-1, 1])."""
@@ -160,16 +196,49 @@ class Evaluator:
             out["label_accuracy"] = float((predicted == np.asarray(labels).reshape(-1)).mean())
         return out
 
-    def evaluate(self, images, labels=None):
-        """The metrics of `images` (see the module docstring) against all real images.
+    def copying(self, images, feats=None):
+        """The C_T results (`kgan.eval.copying.CopyingTest`) of `images`: {"ct_pixels": {...}, "ct_features": {...}}."""
+        if not self.copying_tests:
+            return {}
+        from kgan.eval.copying import pixel_space
+
+        if feats is None:
+            feats, _ = self.features(images)
+        return {"ct_pixels": self.copying_tests["ct_pixels"](pixel_space(images)),
+                "ct_features": self.copying_tests["ct_features"](feats)}
+
+    def evaluate(self, images, labels=None, details=None):
+        """The metrics of `images` (see the module docstring) against the real (held-out) images.
 
         `labels`: the classes a conditional generator was asked for (adds `label_accuracy`).
+        With training images, also `ct_pixels` and `ct_features` (C_T; < -3 flags copying).
+        `details`: a dict that receives the copying test's per-sample results (for a picture).
         """
         feats, probs = self.features(images)
-        return self._score(feats, probs, self.real_features, labels)
+        out = self._score(feats, probs, self.real_features, labels)
+        results = self.copying(images, feats)
+        for name, r in results.items():
+            out[name] = r["ct"]
+        if details is not None:
+            details.update(results)
+        return out
 
-    def real_floor(self):
-        """The metrics of one half of the real images against the other half: what real data scores."""
-        order = np.random.default_rng(1).permutation(len(self.real_features))
-        a, b = order[: len(order) // 2], order[len(order) // 2 :]
-        return self._score(self.real_features[a], self.real_probs[a], self.real_features[b])
+    def real_floor(self, num_samples=None):
+        """What real data scores, at the counts samples are scored at.
+
+        With training images: `num_samples` of them (all if fewer; default all) against the
+        held-out images, exactly as `evaluate` scores `num_samples` samples: the equal-N floor.
+        `num_images` in the result says how many were used. Without: one half of the real
+        images against the other half.
+        """
+        if self.train_features is None:
+            order = np.random.default_rng(1).permutation(self.num_real)
+            a, b = order[: len(order) // 2], order[len(order) // 2 :]
+            return {**self._score(self.real_features[a], self.real_probs[a], self.real_features[b]),
+                    "num_images": int(len(a))}
+        n = min(int(num_samples or len(self.train_features)), len(self.train_features))
+        if n not in self._floors:
+            pick = np.sort(np.random.default_rng(1).choice(len(self.train_features), n, replace=False))
+            self._floors[n] = {**self._score(self.train_features[pick], self.train_probs[pick], self.real_features),
+                               "num_images": n}
+        return dict(self._floors[n])

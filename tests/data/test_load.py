@@ -116,3 +116,40 @@ def test_unknown_dataset():
         kgan.data.load("no_such_set", batch_size=8)
     with pytest.raises(DataError, match="dataset 'idx' reads local files: pass data_dir"):
         kgan.data.load("idx", batch_size=8)
+
+
+def test_holdout_parts_are_disjoint_seeded_and_agree_between_load_and_arrays(idx_dir):
+    split = kgan.data.split
+    tr, ytr = kgan.data.arrays("idx", data_dir=idx_dir, holdout=0.25, part="train", holdout_seed=1)
+    he, yhe = kgan.data.arrays("idx", data_dir=idx_dir, holdout=0.25, part="heldout", holdout_seed=1)
+    assert len(tr) == 30 and len(he) == 10
+    ids_tr, ids_he = set(tr[:, 0, 0, 0].tolist()), set(he[:, 0, 0, 0].tolist())
+    assert not ids_tr & ids_he and len(ids_tr | ids_he) == 40
+    held_ids = np.flatnonzero(split.holdout_mask(40, 0.25, 1))  # by index: image i holds value i (39: 255)
+    np.testing.assert_array_equal(he[:, 0, 0, 0], np.where(held_ids == 39, 255, held_ids))
+    np.testing.assert_array_equal(yhe % 255, he[:, 0, 0, 0] % 255)  # labels stay paired
+    other = kgan.data.arrays("idx", data_dir=idx_dir, holdout=0.25, part="heldout", holdout_seed=2)[0]
+    assert set(other[:, 0, 0, 0].tolist()) != ids_he
+    ds = kgan.data.load("idx", data_dir=idx_dir, batch_size=10, shuffle=False, holdout=0.25, part="train",
+                        holdout_seed=1)
+    loaded = np.concatenate([b.numpy() for b in ds])
+    assert len(loaded) == 30 and set(np.round((loaded[:, 0, 0, 0] + 1) * 127.5).astype(int).tolist()) == ids_tr
+    with pytest.raises(DataError, match="holdout must be a fraction"):
+        kgan.data.arrays("idx", data_dir=idx_dir, holdout=1.5, part="train")
+
+
+def test_the_plan_uses_a_test_split_when_there_is_one(idx_dir, tmp_path):
+    split = kgan.data.split
+    one = split.plan("idx", data_dir=idx_dir, metrics=True)
+    assert one["heldout"] == {"split": None, "holdout": 0.2, "holdout_seed": 0, "part": "heldout"}
+    assert split.plan("idx", data_dir=idx_dir)["heldout"] is None  # no metrics, no holdout: train on all
+    import shutil
+
+    both = tmp_path / "both"
+    both.mkdir()
+    for f in ("images-idx3", "labels-idx1"):
+        shutil.copy(f"{idx_dir}/train-{f}-ubyte", both / f"t10k-{f}-ubyte")
+        shutil.copy(f"{idx_dir}/train-{f}-ubyte", both / f"train-{f}-ubyte")
+    two = split.plan("idx", data_dir=str(both), holdout=0.2)
+    assert two["train"]["split"] == "train" and two["heldout"]["split"] == "test"
+    assert two["heldout"]["part"] == "all" and "scored against split 'test'" in split.describe(two)

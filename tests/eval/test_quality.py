@@ -1,4 +1,8 @@
-"""kgan.eval quality metrics: the reference classifier, the metrics' behaviour on known sets, the callback."""
+"""kgan.eval quality metrics: the reference classifier, the metrics' behaviour on known sets against held-out
+images, the equal-N floor, the C_T copying test in the classifier's features, the callback.
+
+The 10k local digits are split as a run splits them (kgan.data.split.plan): the classifier trains on the
+8,000 training images, the metrics compare with the 2,000 held-out ones."""
 
 import csv
 import os
@@ -15,28 +19,49 @@ from ..conftest import MNIST_DIR
 
 
 @pytest.fixture(scope="session")
-def real():
+def split():
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST not found at {MNIST_DIR}")
-    return kgan.data.arrays("idx", data_dir=str(MNIST_DIR))
+    return kgan.data.split.plan("idx", data_dir=str(MNIST_DIR), metrics=True)
+
+
+@pytest.fixture(scope="session")
+def real(split):
+    """The training part: (8,000 images, their labels)."""
+    return kgan.data.arrays("idx", data_dir=str(MNIST_DIR), **split["train"])
+
+
+@pytest.fixture(scope="session")
+def heldout(split):
+    """The 2,000 held-out images, in random order (the MNIST test file is ordered by writer group)."""
+    images, _ = kgan.data.arrays("idx", data_dir=str(MNIST_DIR), with_labels=False, **split["heldout"])
+    return images[np.random.default_rng(0).permutation(len(images))]
 
 
 @pytest.fixture(scope="session")
 def classifier(real, tmp_path_factory):
-    """Trained once per session on the real MNIST test digits (about a minute on 2 cores)."""
+    """Trained once per session on the 8,000 training digits (about a minute on 2 cores)."""
     images, labels = real
     model, info = ev.reference_classifier(images, labels, tmp_path_factory.mktemp("classifier_cache"))
     return model, info
 
 
 @pytest.fixture(scope="session")
-def evaluator(classifier, real):
-    return ev.Evaluator(classifier[0], real[0])
+def evaluator(classifier, real, heldout):
+    """Against all 2,000 held-out digits, without the copying test (the sanity sets)."""
+    return ev.Evaluator(classifier[0], heldout, real[0], copying=False)
+
+
+@pytest.fixture(scope="session")
+def half_evaluator(classifier, real, heldout):
+    """Against 1,000 of the held-out digits, with the copying test; the other 1,000 are new real digits."""
+    return ev.Evaluator(classifier[0], heldout[:1000], real[0])
 
 
 def test_classifier_is_accurate_and_cached_by_data_checksum(classifier, real):
     model, info = classifier
-    assert info["trained"] and info["accuracy"] >= 0.985
+    assert info["trained"] and info["labels"] == "classes"
+    assert info["accuracy"] >= 0.98 and info["accuracy"] >= info["gate"] > 0.85  # gate: half nearest-mean's error
     images, labels = real
     again, info2 = ev.reference_classifier(images, labels, os.path.dirname(info["path"]))
     assert not info2["trained"] and info2["checksum"] == info["checksum"]
@@ -48,19 +73,36 @@ def test_classifier_is_accurate_and_cached_by_data_checksum(classifier, real):
     assert ev.data_checksum(images, flipped) != info["checksum"]  # other data never reuses the cache
 
 
-def test_real_images_score_at_the_floor(evaluator, real):
-    floor = evaluator.real_floor()
-    images, _ = real
-    held = evaluator.evaluate(images[np.random.default_rng(3).permutation(len(images))[:5000]])
-    assert floor["classifier_score"] > 9.3 and floor["modes"] == 10 and floor["class_kl"] < 0.01
-    assert floor["precision"] > 0.85 and floor["recall"] > 0.85 and floor["fcd"] < 0.5
-    assert held["classifier_score"] == pytest.approx(floor["classifier_score"], abs=0.1)
-    assert held["precision"] > 0.9 and held["recall"] > 0.9 and held["modes"] == 10
+def test_new_real_images_score_at_the_equal_n_floor(half_evaluator, heldout):
+    """1,000 new real digits against 1,000 held-out ones score what 1,000 training digits do: the floor at
+    equal N. The old floor (one half of the reference against the other, 500 vs 500) is worse."""
+    new = half_evaluator.evaluate(heldout[1000:])
+    floor = half_evaluator.real_floor(1000)
+    old = ev.Evaluator(half_evaluator.classifier, heldout[:1000]).real_floor()
+    print(f"new real {new}\nequal-N floor {floor}\nhalf-vs-half floor {old}")
+    assert floor["num_images"] == 1000 and floor["modes"] == 10 and floor["class_kl"] < 0.02
+    assert floor["classifier_score"] > 9.3 and floor["precision"] > 0.8 and floor["recall"] > 0.8
+    assert new["classifier_score"] == pytest.approx(floor["classifier_score"], abs=0.15)
+    assert new["fcd"] == pytest.approx(floor["fcd"], rel=0.35) and floor["fcd"] < 1.0
+    assert abs(new["precision"] - floor["precision"]) < 0.05 and abs(new["recall"] - floor["recall"]) < 0.05
+    assert old["fcd"] > 1.3 * floor["fcd"]
+
+
+def test_copies_are_flagged_in_both_spaces_and_new_images_are_not(half_evaluator, real, heldout):
+    replay = real[0][np.random.default_rng(5).choice(len(real[0]), 1000, replace=False)]
+    new = half_evaluator.evaluate(heldout[1000:])
+    exact = half_evaluator.evaluate(replay)
+    shifted = half_evaluator.evaluate(np.roll(replay, 1, axis=2))
+    print(f"C_T new {new['ct_pixels']:.2f} {new['ct_features']:.2f}, copies {exact['ct_pixels']:.2f} "
+          f"{exact['ct_features']:.2f}, shifted copies {shifted['ct_pixels']:.2f} {shifted['ct_features']:.2f}")
+    assert abs(new["ct_pixels"]) < 2.5 and abs(new["ct_features"]) < 2.5
+    assert exact["ct_pixels"] < 3 * ev.copying.THRESHOLD and exact["ct_features"] < 3 * ev.copying.THRESHOLD
+    assert shifted["ct_pixels"] < 2 * ev.copying.THRESHOLD and shifted["ct_features"] < ev.copying.THRESHOLD
 
 
 def test_noise_and_mode_collapse_score_clearly_worse(evaluator, real):
     images, labels = real
-    floor = evaluator.real_floor()
+    floor = evaluator.real_floor(5000)
     noise = evaluator.evaluate(np.random.default_rng(0).integers(0, 256, (5000, 28, 28, 1)).astype("uint8"))
     collapsed = evaluator.evaluate(images[labels < 5])
     assert noise["classifier_score"] < 3 and noise["precision"] < 0.05 and noise["fcd"] > 100 * floor["fcd"]
@@ -112,13 +154,13 @@ def test_metric_helpers_on_known_inputs():
     assert p == 0.0 and r == 0.0
 
 
-def test_training_raises_the_classifier_score_and_the_callback_logs_it(real, evaluator, mnist_dir, tmp_path):
+def test_training_raises_the_classifier_score_and_the_callback_logs_it(real, evaluator, mnist_dir, split, tmp_path):
     """The recipe's direction, quickly: 300 steps of flags/dcgan.cfg's settings (self-conditioned on 100
     k-means clusters, mode seeking 0.1) on real digits lift the score well above its start."""
     keras.utils.set_random_seed(0)
     centroids, prior = kgan.features.fit_clusters(real[0], 100, seed=0)
-    ds = kgan.features.label_batches(kgan.data.load("mnist", data_dir=mnist_dir, batch_size=64, seed=0),
-                                     centroids).repeat()
+    ds = kgan.features.label_batches(kgan.data.load("mnist", data_dir=mnist_dir, batch_size=64, seed=0,
+                                                    **split["train"]), centroids).repeat()
     G = kgan.features.self_conditioned(
         nets.cdcgan_generator(latent_dim=100, num_classes=100, filters=(128, 64, 32), kernel_size=4), 100, prior)
     gan = kgan.GAN(G, nets.cdcgan_discriminator(num_classes=100, filters=(32, 64), kernel_size=4), seed=0,
@@ -133,6 +175,7 @@ def test_training_raises_the_classifier_score_and_the_callback_logs_it(real, eva
     assert after["classifier_score"] > before["classifier_score"] + 0.8
     assert after["fcd"] < 0.5 * before["fcd"]
     assert [h["epoch"] for h in quality.history] == [1, 2]
+    assert quality.floor["num_images"] == 2000 and quality.floor["fcd"] < 0.2 * after["fcd"]
     assert history.history["classifier_score"][-1] == pytest.approx(after["classifier_score"])
     with open(tmp_path / "m.csv") as f:
         rows = list(csv.DictReader(f))

@@ -1,0 +1,58 @@
+"""The real side of a run's metrics, built the same way by training (`--eval_every`) and `evaluate.py`.
+
+`run_evaluator(dataset, data_dir, data_split, cache_dir)` reads the run's two
+parts (`kgan.data.split.plan`, recorded in `config.json` as `data_split`),
+trains (or loads) the reference classifier on the *training* part only, and
+returns an `Evaluator` whose real side is the held-out part. A run that trained
+on every image (no held-out part) gets the old reference, its own training
+images, and `Evaluator.held_out` is False: callers say so.
+"""
+
+import logging
+
+from kgan.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def run_images(dataset, data_dir, data_split, with_labels=True, image_size=None):
+    """`(train_images, train_labels or None, heldout_images or None)` of a run's data split
+    (resized to `image_size` (H, W) if given, as the run trained)."""
+    from kgan import data
+
+    def read(part, labels):
+        return data.arrays(dataset, data_dir=data_dir, with_labels=labels, image_size=image_size, **part)
+
+    try:
+        train, labels = read(data_split["train"], with_labels)
+    except DataError as e:
+        if not with_labels or "label" not in str(e):
+            raise
+        log.info("no labels in %s (%s): the reference classifier learns k-means clusters instead", data_dir, e)
+        train, labels = read(data_split["train"], False)
+    heldout = read(data_split["heldout"], False)[0] if data_split.get("heldout") else None
+    return train, labels, heldout
+
+
+def run_evaluator(dataset, data_dir, data_split, cache_dir, copying=True, image_size=None):
+    """`(Evaluator, classifier info)` for a run (see the module docstring)."""
+    from kgan.eval.classifier import reference_classifier
+    from kgan.eval.quality import Evaluator
+
+    train, labels, heldout = run_images(dataset, data_dir, data_split, image_size=image_size)
+    classifier, info = reference_classifier(train, labels, cache_dir)
+    log.info("reference classifier %s: held-out accuracy %.4f (gate %.4f)", info["path"], info["accuracy"],
+             info.get("gate", float("nan")))
+    if heldout is None:
+        log.warning("this run trained on every image of its data: the metrics compare samples with the images "
+                    "it trained on (no held-out reference, no copying test); train with --holdout=0.2 for one")
+        return Evaluator(classifier, train), info
+    log.info("metrics against %d held-out images; the generator trains on the other %d", len(heldout), len(train))
+    return Evaluator(classifier, heldout, train, copying=copying), info
+
+
+def run_split(workdir):
+    """The data split a run recorded in its config.json (`kgan.workdir.read_data_split`)."""
+    from kgan import workdir as workdir_lib
+
+    return workdir_lib.read_data_split(workdir)
