@@ -81,7 +81,7 @@ def _clusters(config, workdir, image_shape):
     return centroids, prior, workdir_lib.clusters_bytes(centroids, prior)
 
 
-def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None):
+def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None, cluster=None):
     """The callbacks that fill `workdir` (see `kgan.workdir`).
 
     `restore_dir` is the run directory checkpoints are restored from when it
@@ -102,6 +102,7 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
         callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
         *([callbacks.TimeLimit(config.max_minutes, exclude=quality)] if config.max_minutes else []),
         *([callbacks.Preemption(ckpt)] if preemption else []),
+        *([callbacks.ClusterPreemption(ckpt, cluster)] if cluster is not None else []),
         callbacks.SampleGrid(path(workdir, workdir_lib.SAMPLES), num_images=config.num_samples,
                              every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
         *quality,
@@ -142,6 +143,11 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
                                             timeout_s=config.connect_timeout)
     distribute.check_global_batch(config.batch_size, strategy)
     chief = distribute.is_chief(strategy)
+    with workdir_lib.run_lock(workdir, enabled=chief):  # one trainer per run directory, before anything is written
+        return _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files)
+
+
+def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
     write_dir = distribute.worker_dir(workdir, strategy)
 
     ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, split=config.split,
@@ -173,7 +179,8 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
              config.loss, config.dataset, image_shape, config.batch_size, strategy.num_replicas_in_sync, workdir)
     evaluator = quality_evaluator(config) if config.eval_every else None
     cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
-                            preemption=not distribute.task_name(strategy), evaluator=evaluator)
+                            preemption=not distribute.task_name(strategy), evaluator=evaluator,
+                            cluster=strategy if distribute.task_name(strategy) else None)
     try:
         history = gan.fit(
             ds,
