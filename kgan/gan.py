@@ -6,12 +6,14 @@ optimizer. It runs unchanged on one device, under `MirroredStrategy` and under
 `MultiWorkerMirroredStrategy`:
 
 - Losses are reduced over the *global* batch (`tf.nn.compute_average_loss`),
-  so after the optimizer sums gradients across replicas, N replicas make the
-  same update as one device with the same global batch.
+  so after the optimizer sums gradients across replicas, they are scaled as
+  one device's with the same global batch.
 - Noise for the global batch is drawn on every replica from the same seeded
-  `keras.random.SeedGenerator`, and each replica takes its own rows. With
-  synchronized BatchNorm (or none) and no dropout, a step on N replicas equals
-  a step on one device to float tolerance; `tests/test_gan.py` checks that.
+  `keras.random.SeedGenerator`, and each replica takes its own rows. Only with
+  synchronized BatchNorm (or none) and no dropout does a step on N replicas
+  equal a step on one device (to float tolerance; `tests/test_gan.py`); the
+  default recipe (dropout in D, per-replica BatchNorm in G unless
+  `sync_batchnorm`) trains validly but not identically (`tests/test_claims.py`).
 
 `train_step` reads as its stages: `_real_batch` (images and labels of the
 data), `_d_step` (`_fake_inputs`: latents and their labels from the labeller;

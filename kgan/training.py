@@ -88,7 +88,7 @@ def _clusters(config, workdir, image_shape, data_split):
     return centroids, prior, workdir_lib.clusters_bytes(centroids, prior)
 
 
-def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None):
+def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None, cluster=None):
     """The callbacks that fill `workdir` (see `kgan.workdir`).
 
     `restore_dir` is the run directory checkpoints are restored from when it
@@ -109,6 +109,7 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
         callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
         *([callbacks.TimeLimit(config.max_minutes, exclude=quality)] if config.max_minutes else []),
         *([callbacks.Preemption(ckpt)] if preemption else []),
+        *([callbacks.ClusterPreemption(ckpt, cluster)] if cluster is not None else []),
         callbacks.SampleGrid(path(workdir, workdir_lib.SAMPLES), num_images=config.num_samples,
                              every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
         *quality,
@@ -147,6 +148,11 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
                                             timeout_s=config.connect_timeout)
     distribute.check_global_batch(config.batch_size, strategy)
     chief = distribute.is_chief(strategy)
+    with workdir_lib.run_lock(workdir, enabled=chief):  # one trainer per run directory, before anything is written
+        return _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files)
+
+
+def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
     write_dir = distribute.worker_dir(workdir, strategy)
 
     data_split = workdir_lib.data_split(workdir, config)  # the images it trains on, and those held out for metrics
@@ -181,7 +187,8 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
     log.info("data: %s", data.split.describe(data_split))
     evaluator = quality_evaluator(config, data_split) if config.eval_every else None
     cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
-                            preemption=not distribute.task_name(strategy), evaluator=evaluator)
+                            preemption=not distribute.task_name(strategy), evaluator=evaluator,
+                            cluster=strategy if distribute.task_name(strategy) else None)
     try:
         history = gan.fit(
             ds,

@@ -29,7 +29,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from kgan import callbacks
+from kgan import callbacks, integrity
+from kgan.runlock import RunLock, held as run_lock  # noqa: F401  (the run lock: one trainer per run directory)
 from kgan.config import NETWORK_ARGS, TrainConfig, defaults
 from kgan.errors import ConfigError, StorageError
 from kgan.io import atomic_write
@@ -158,13 +159,11 @@ def data_split(workdir, config):
 def read_clusters(workdir, num_clusters, image_shape):
     """`(centroids, prior)` saved with the run, or None if it has none; ConfigError if they don't fit."""
     p = path(workdir, CLUSTERS)
+    integrity.check_clusters_file(p, path(workdir, CHECKPOINTS))  # damaged, or lost beside checkpoints: one line
     if not os.path.exists(p):
         return None
-    try:
-        with np.load(p) as f:
-            centroids, prior = f["centroids"], f["prior"]
-    except (OSError, ValueError, KeyError) as e:
-        raise ConfigError(f"{p} is unreadable ({e}): use a new output directory") from e
+    with np.load(p) as f:
+        centroids, prior = f["centroids"], f["prior"]
     if centroids.shape != (num_clusters, int(np.prod(image_shape))) or prior.shape != (num_clusters,):
         raise ConfigError(f"{p} holds centroids of shape {centroids.shape}, not {num_clusters} clusters "
                           f"of {tuple(image_shape)} images: use a new output directory")
@@ -235,11 +234,14 @@ def load_run(workdir):
     from kgan import training  # deferred: kgan.training imports this module
 
     config, image_shape = read_config(workdir)
-    if not latest_checkpoint(workdir):
-        raise ConfigError(f"{workdir} has no checkpoint in {path(workdir, CHECKPOINTS)}: "
-                          "train at least one epoch first")
-    gan = training.build_gan(config, image_shape)
-    ckpt = callbacks.Checkpoint(path(workdir, CHECKPOINTS))
-    ckpt.set_model(gan)
-    ckpt.restore()
+    with tempfile.TemporaryDirectory(prefix="kgan-load-") as tmp:  # a verified copy: a trainer may be writing
+        copy = integrity.snapshot(path(workdir, CHECKPOINTS), os.path.join(tmp, CHECKPOINTS))
+        if not copy:
+            raise ConfigError(f"{workdir} has no checkpoint in {path(workdir, CHECKPOINTS)}: "
+                              "train at least one epoch first")
+        gan = training.build_gan(config, image_shape)
+        ckpt = callbacks.Checkpoint(os.path.dirname(copy))
+        ckpt.set_model(gan)
+        ckpt.restore()
+    log.info("loaded %s", os.path.join(path(workdir, CHECKPOINTS), os.path.basename(copy)))
     return gan, config

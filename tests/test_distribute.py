@@ -110,7 +110,7 @@ def test_two_workers_agree_with_each_other_and_with_one_process(kind, tmp_path):
 
     # Only the chief wrote the run; the other worker's temporary directory is gone.
     out = tmp_path / "run"
-    expected = ["checkpoints", "config.json", "losses.csv", "losses.png", "metrics.csv", "progress.gif", "samples",
+    expected = [".lock", "checkpoints", "config.json", "losses.csv", "losses.png", "metrics.csv", "progress.gif", "samples",
                 "tensorboard"] + (["clusters.npz"] if kind == "clusters" else [])
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     assert len(list((out / "samples").glob("*.png"))) == 2

@@ -52,6 +52,7 @@ class Checkpoint(keras.callbacks.Callback):
         self.save_every_steps = save_every_steps
         self._manager = None
         self.restored_epoch = 0
+        self.stopped_mid_epoch = False  # set by a preemption callback that saved the unfinished epoch
 
     def _state(self):
         if self._manager is None:
@@ -62,9 +63,14 @@ class Checkpoint(keras.callbacks.Callback):
 
     def restore(self):
         """Restores the latest checkpoint, if any; returns the number of finished epochs."""
+        from kgan import integrity
+
+        # The newest checkpoint that reads back whole; damaged newer ones are moved aside (by the owner only).
+        path, repaired = integrity.resume_point(self.restore_directory, repair=self.restore_directory == self.directory)
+        if repaired and self._manager is not None:  # re-read the rewritten index
+            self._manager = tf.train.CheckpointManager(self._manager.checkpoint, self.directory,
+                                                       max_to_keep=self.max_to_keep)
         manager = self._state()
-        path = manager.latest_checkpoint if self.restore_directory == self.directory \
-            else tf.train.latest_checkpoint(self.restore_directory)
         if not path:
             return 0
         try:
@@ -97,7 +103,10 @@ class Checkpoint(keras.callbacks.Callback):
         return path
 
     def on_train_begin(self, logs=None):
+        self.stopped_mid_epoch = False
+        configured = _rates(self.model)
         epoch = self.restore()
+        _keep_configured_rates(self.model, configured)
         if epoch:
             self.model._initial_epoch = epoch
 
@@ -111,6 +120,8 @@ class Checkpoint(keras.callbacks.Callback):
                 self.save(self._current_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.stopped_mid_epoch:  # a preemption saved this epoch as unfinished: keep it so (redo it on resume)
+            return
         if not _finite(logs):
             log.warning("epoch %d: losses are not finite; keeping the last good checkpoint", epoch + 1)
             return
@@ -155,3 +166,20 @@ def _with_epoch(state, epoch):
 
 def _finite(logs):
     return all(math.isfinite(float(v)) for k, v in (logs or {}).items() if "loss" in k)
+
+
+def _rates(model):
+    return tuple(float(opt.learning_rate.numpy()) for opt in (model.d_optimizer, model.g_optimizer))
+
+
+def _keep_configured_rates(model, configured):
+    """A checkpoint restores the learning rates saved in it (Keras keeps them as optimizer variables): the
+    ones an `--on_nan=rollback` lowered, or those of an earlier command. A resumed run trains at the rates
+    it is given now (so lowering them after a divergence works) and says so when they differ."""
+    saved = _rates(model)
+    if saved == configured:
+        return
+    for opt, rate in zip((model.d_optimizer, model.g_optimizer), configured):
+        opt.learning_rate.assign(rate)
+    log.warning("the checkpoint was saved with learning rates d=%.3g, g=%.3g (lowered by --on_nan=rollback, or "
+                "set by an earlier command); going on with the configured d=%.3g, g=%.3g", *saved, *configured)

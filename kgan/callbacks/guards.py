@@ -54,6 +54,7 @@ class Preemption(keras.callbacks.Callback):
         if self._requested and not self.preempted:
             self.preempted = True
             path = self.checkpoint.save(self._epoch)
+            self.checkpoint.stopped_mid_epoch = True  # Keras still calls on_epoch_end: don't mark the epoch done
             log.warning("SIGTERM: saved %s at step %d of epoch %d; stopping (rerun the same command to resume)",
                         path, batch + 1, self._epoch + 1)
             self.model.stop_training = True
@@ -87,6 +88,19 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.max_rollbacks = int(max_rollbacks)
         self.rollbacks = 0
         self.diverged_at = None
+        # Restoring a checkpoint restores the learning rates saved in it (Keras keeps them as optimizer
+        # variables), so the rates in force are recomputed after every restore from the rates at the
+        # start and a cumulative factor kept here: rollback k trains at lr_factor ** k of them.
+        self.lr_scale = 1.0
+        self.base_rates = None  # (d, g) at the first on_train_begin, after the checkpoint is restored
+        self.rates = []  # (d, g) in force after each rollback
+
+    def _optimizers(self):
+        return (self.model.d_optimizer, self.model.g_optimizer)
+
+    def on_train_begin(self, logs=None):
+        if self.base_rates is None:
+            self.base_rates = tuple(float(opt.learning_rate.numpy()) for opt in self._optimizers())
 
     def on_train_batch_end(self, batch, logs=None):
         bad = {k: v for k, v in (logs or {}).items() if "loss" in k and not math.isfinite(float(v))}
@@ -98,12 +112,15 @@ class DivergenceGuard(keras.callbacks.Callback):
             if self.checkpoint._state().latest_checkpoint:
                 self.rollbacks += 1
                 self.checkpoint.restore()
-                for opt in (self.model.d_optimizer, self.model.g_optimizer):
-                    opt.learning_rate.assign(float(opt.learning_rate.numpy()) * self.lr_factor)
+                self.lr_scale *= self.lr_factor
+                for opt, base in zip(self._optimizers(), self.base_rates):
+                    opt.learning_rate.assign(base * self.lr_scale)
+                self.rates.append(tuple(float(opt.learning_rate.numpy()) for opt in self._optimizers()))
                 self.model.reset_metrics()
-                log.warning("%s at generator step %d: rolled back to the last good checkpoint and scaled the "
-                            "learning rates by %g (rollback %d of %d)", what, step, self.lr_factor,
-                            self.rollbacks, self.max_rollbacks)
+                log.warning("%s at generator step %d: rolled back to the last good checkpoint (generator step %d); "
+                            "learning rates now d=%.3g, g=%.3g (%gx the rates at the start; rollback %d of %d)",
+                            what, step, int(self.model.g_optimizer.iterations.numpy()), *self.rates[-1],
+                            self.lr_scale, self.rollbacks, self.max_rollbacks)
                 return
         self.diverged_at = step
         self.model.stop_training = True

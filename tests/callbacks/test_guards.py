@@ -127,3 +127,58 @@ def test_time_limit_does_not_count_excluded_scoring_time(excluded):
         assert training >= 1.0
     else:  # the sleeps ate most of the second
         assert training < 0.9
+
+
+def test_two_rollbacks_to_one_checkpoint_compound_the_rate_and_a_resume_uses_the_configured_rate(tmp_path, caplog):
+    """Restoring a checkpoint restores the learning rate saved in it: the guard reapplies its cumulative
+    factor after each restore, so a second rollback to the same checkpoint trains at 0.25x, not 0.5x again."""
+    gan = _gan()
+    ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
+    gan.fit(_data_with_nan_batch(None), epochs=1, verbose=0, callbacks=[ckpt])  # ckpt-6 at rate 1e-3
+    good = _data_with_nan_batch(None)
+    poisoned_twice = _data_with_nan_batch(1).take(2).concatenate(good.take(1)).concatenate(
+        _data_with_nan_batch(0).take(1)).concatenate(good.take(3))
+    guard = callbacks.DivergenceGuard(ckpt, rollback=True, lr_factor=0.5)
+    seen = []
+
+    class Rates(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(float(self.model.g_optimizer.learning_rate.numpy()))
+
+    with caplog.at_level("WARNING"):
+        gan.fit(poisoned_twice, epochs=2, initial_epoch=1, verbose=0, callbacks=[guard, Rates()])
+    assert guard.rollbacks == 2 and _finite(gan)
+    assert guard.rates == [pytest.approx((5e-4, 5e-4)), pytest.approx((2.5e-4, 2.5e-4))]
+    assert seen[-1] == pytest.approx(2.5e-4)
+    assert "learning rates now d=0.0005, g=0.0005 (0.5x" in caplog.text
+    assert "learning rates now d=0.00025, g=0.00025 (0.25x" in caplog.text
+    # Both rolled back to ckpt-6 (no checkpoint in between); a checkpoint saved now carries 0.25x.
+    ckpt.save(epoch=2)
+    # A resumed run trains at the rates it is given (so lowering them after a divergence works) and says so.
+    fresh = _gan()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        fresh.fit(_data_with_nan_batch(None).take(1), epochs=3, initial_epoch=2, verbose=0,
+                  callbacks=[callbacks.Checkpoint(tmp_path / "ckpt")])
+    assert float(fresh.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+    assert "saved with learning rates d=0.00025, g=0.00025" in caplog.text
+
+
+def test_sigterm_mid_epoch_records_the_epoch_as_unfinished(tmp_path):
+    """Keras calls on_epoch_end after a mid-epoch stop: the checkpoint must still record the epoch as unfinished,
+    so the resumed run redoes it (before the fix the epoch-end save marked 2 of 5 steps a finished epoch)."""
+    gan = _gan()
+    ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
+
+    class Term(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(8).repeat(), epochs=3, steps_per_epoch=5, verbose=0,
+            callbacks=[ckpt, Term(), callbacks.Preemption(ckpt)])
+    fresh = _gan()
+    restore = callbacks.Checkpoint(tmp_path / "ckpt")
+    restore.set_model(fresh)
+    assert restore.restore() == 0 and int(fresh.g_optimizer.iterations.numpy()) == 2
