@@ -222,8 +222,18 @@ def test_global_batch_not_divisible_by_all_replicas(tmp_path):
 def test_every_flagfile_starts_under_two_workers(tmp_path):
     """Each flagfile in flags/ trains 2 steps on 2 loopback workers (launch.py), as the README's command does."""
     flagfiles = sorted(os.path.join("flags", f) for f in os.listdir(os.path.join(REPO, "flags")) if f.endswith(".cfg"))
-    assert len(flagfiles) >= 8
-    run = _launch([str(tmp_path / "runs"), *flagfiles], script=os.path.join(REPO, "tests", "multi_worker_flagfiles.py"),
+    assert len(flagfiles) >= 9
+    # Flagfiles for a folder of images (`--dataset=folder`) get one: 128 small RGB PNGs of mixed sizes.
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(128):
+        size = (40, 40) if i % 2 else (72, 64)
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    args = [f"{f}={folder}" if "--dataset=folder" in open(os.path.join(REPO, f)).read() else f for f in flagfiles]
+    run = _launch([str(tmp_path / "runs"), *args], script=os.path.join(REPO, "tests", "multi_worker_flagfiles.py"),
                   timeout=900)
     assert run.returncode == 0, run.stdout[-4000:]
     for worker in (0, 1):
