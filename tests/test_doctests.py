@@ -19,7 +19,7 @@ from tests.conftest import MNIST_DIR, REPO
 
 MODULES = ["kgan.checks", "kgan.config", "kgan.training", "kgan.workdir", "kgan.distribute", "kgan.nets.registry",
            "kgan.nets.mlp", "kgan.nets.dcgan", "kgan.nets.cdcgan", "kgan.eval.swd"]
-DATA_MODULES = ["kgan.data", "kgan.data.idx", "kgan.data.split"]  # their examples read ../shared/data/mnist
+DATA_MODULES = ["kgan.data.loader", "kgan.data.idx", "kgan.data.split"]  # their examples read ../shared/data/mnist
 
 
 @pytest.mark.parametrize("name", MODULES + DATA_MODULES)

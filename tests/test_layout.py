@@ -55,7 +55,7 @@ def test_the_core_and_the_export_reach_nothing_in_features(start):
     assert not reached, f"{start} reaches {reached}"
 
 
-@pytest.mark.parametrize("package", ["callbacks", "export", "features", "losses", "nets", "serving"])
+@pytest.mark.parametrize("package", ["callbacks", "data", "export", "features", "losses", "nets", "serving"])
 def test_package_init_files_only_re_export(package):
     tree = ast.parse((KGAN / package / "__init__.py").read_text())
     for i, node in enumerate(tree.body):

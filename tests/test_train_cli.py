@@ -58,7 +58,9 @@ def test_dcgan_flagfile_run_fills_the_output_dir(tmp_path, mnist_dir):
     flags_text = (out / "flags.cfg").read_text()
     assert "--batch_size=32" in flags_text and "--clusters=100" in flags_text
     assert "10000 images" in r.stderr  # the loader says what it found
-    assert "k-means: 100 clusters of 10000 images" in r.stderr
+    # dcgan.cfg holds out a seeded 20% for the quality metrics: k-means, like training, sees the other 8,000.
+    assert "the train part, 8000 images (holdout 0.2, seed 0)" in r.stderr
+    assert "k-means: 100 clusters of 8000 images" in r.stderr
     assert "training cdcgan self-conditioned on 100 clusters" in r.stderr
 
 
@@ -66,7 +68,7 @@ def test_more_clusters_than_images_is_one_line_and_writes_nothing(tmp_path, mnis
     out = tmp_path / "run"
     r = run(["--flagfile=flags/dcgan.cfg", f"--data_dir={mnist_dir}", f"--output_dir={out}", "--clusters=20000"])
     assert r.returncode == 2, r.stderr[-2000:]
-    _assert_one_line_error(r.stderr, "cannot make 20000 clusters from 10000 images")
+    _assert_one_line_error(r.stderr, "cannot make 20000 clusters from 8000 images")
     assert not out.exists()
 
 

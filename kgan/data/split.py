@@ -74,13 +74,13 @@ def select(num, holdout, part, seed=0):
 
 def second_split(name, data_dir=None, split=None):
     """The source's separate test split when training on its train split, else None."""
-    from kgan import data
+    from kgan.data import idx as idx_source, loader  # here, not at the top: loader imports this module
 
     if split not in (None, "train"):
         return None
-    source = data.source_for(name, data_dir)
+    source = loader.source_for(name, data_dir)
     if source == "idx":
-        splits = data.idx.find_splits(data_dir)
+        splits = idx_source.find_splits(data_dir)
         return "test" if {"train", "test"} <= set(splits) else None
     if source == "tfds":
         try:
