@@ -68,9 +68,10 @@ def _listed(directory):
         return [], False
     if state is None or not state.model_checkpoint_path:
         return [], False
-    paths = [p if os.path.isabs(p) else os.path.join(directory, p) for p in state.all_model_checkpoint_paths]
+    # get_checkpoint_state already joins relative paths in the index onto `directory` (which may itself be
+    # relative, e.g. `run/checkpoints` from a command run in the run's parent): use them as they come.
+    paths = list(state.all_model_checkpoint_paths)
     latest = state.model_checkpoint_path
-    latest = latest if os.path.isabs(latest) else os.path.join(directory, latest)
     ordered = [latest] + [p for p in reversed(paths) if p != latest]
     return ordered, True
 
