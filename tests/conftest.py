@@ -37,3 +37,20 @@ def two_replicas():
     if "two" not in _STRATEGIES:
         _STRATEGIES["two"] = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     return _STRATEGIES["two"]
+
+
+def start_workers(cmd, env, cwd=REPO):
+    """Starts a `launch.py` command; returns `(process, {worker index: pid}, the output lines read so far)`
+    once launch.py has named both workers' pids (its lines `[launch] worker I pid P`)."""
+    import subprocess
+
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pids, lines = {}, []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("[launch] worker"):
+            parts = line.split()
+            pids[int(parts[2])] = int(parts[4])
+        if len(pids) == 2:
+            break
+    return proc, pids, lines

@@ -12,7 +12,7 @@ import time
 import tensorflow as tf
 
 from . import corruption
-from .conftest import MNIST_DIR, REPO
+from .conftest import MNIST_DIR, REPO, start_workers
 from .test_faults import needs_mnist
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -27,15 +27,7 @@ def test_sigterm_to_one_worker_saves_all_at_one_step_and_the_same_command_resume
            "--dataset=idx", f"--data_dir={data}", *corruption.RUNS["mlp"], "--batch_size=8", "--epochs=1",
            f"--steps_per_epoch={STEPS}", "--checkpoint_every_steps=5", "--num_samples=4", "--progress=epoch",
            "--connect_timeout=60"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pids, lines = {}, []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("[launch] worker"):
-            parts = line.split()
-            pids[int(parts[2])] = int(parts[4])
-        if len(pids) == 2:
-            break
+    proc, pids, lines = start_workers(cmd, ENV)
     deadline = time.time() + 240
     while not tf.train.latest_checkpoint(str(out / "checkpoints")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

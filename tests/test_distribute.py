@@ -19,7 +19,7 @@ import pytest
 from kgan import distribute
 from kgan.errors import ConfigError
 
-from .conftest import MNIST_DIR
+from .conftest import MNIST_DIR, start_workers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB = os.path.join(REPO, "tests", "multi_worker_job.py")
@@ -136,14 +136,7 @@ def test_killed_worker_job_resumes_from_the_checkpoint(tmp_path):
     """Kill worker 1 after the first epoch's checkpoint; the same command then resumes, not restarts."""
     out = tmp_path / "run"
     cmd = [sys.executable, os.path.join(REPO, "launch.py"), "--workers=2", "--", *_train_args(out, 4)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pids = {}
-    for line in proc.stdout:
-        if line.startswith("[launch] worker"):
-            parts = line.split()
-            pids[int(parts[2])] = int(parts[4])
-        if len(pids) == 2:
-            break
+    proc, pids, _ = start_workers(cmd, ENV)
     deadline = time.time() + 240
     # The epoch-end checkpoint comes before the CSV row: wait for both, or the kill can land between.
     while not ((out / "checkpoints" / "checkpoint").exists() and _epochs(out)) \
