@@ -24,8 +24,10 @@ from kgan.io import atomic_write
 log = logging.getLogger(__name__)
 
 
-def build_gan(config, image_shape, cluster_prior=None):
+def build_gan(config, image_shape, cluster_prior=None, **compile_kwargs):
     """Builds and compiles the `GAN` that `config` describes (call inside the strategy scope).
+
+    `compile_kwargs` go to `GAN.compile` as well (e.g. `jit_compile=True`).
 
     The networks get their own arguments from `config.network_kwargs` (unset
     settings are not passed: the family's defaults apply). With
@@ -59,6 +61,7 @@ def build_gan(config, image_shape, cluster_prior=None):
         label_smoothing=config.label_smoothing,
         instance_noise=config.instance_noise,
         instance_noise_steps=config.instance_noise_steps,
+        **compile_kwargs,
     )
     return gan
 

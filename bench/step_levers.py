@@ -1,0 +1,127 @@
+"""The default recipe's training step under each speed lever, side by side in one process.
+
+    python bench/step_levers.py --flagfile=flags/dcgan.cfg --data_dir=../shared/data/mnist --rounds=5 --steps=60
+
+Builds the GAN `flags/dcgan.cfg` describes (compact networks, self-conditioned on its k-means clusters,
+mode seeking, EMA) once per variant, with the same seed, and times `fit` on the real digits in a bare
+loop (no callbacks) in interleaved rounds: every round runs every variant once, so all see the same
+machine load. Reports images/s per variant (median over rounds) and each variant's ratio to the
+baseline (the median of per-round ratios). Variants (`--variants`, comma-separated):
+
+- `base`: the recipe as it ships (batch from the flagfile, `steps_per_execution=1`);
+- `spe<N>`: `steps_per_execution=N` (Keras runs N steps per Python call);
+- `jit`: `jit_compile=True` (XLA);
+- `b<N>`: global batch N (images/s; the quality at that batch is a separate question);
+- `b<N>spe<M>`: both;
+- `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
+  (bench/throughput.py's reference): the issue's yardstick. Its ratio is the recipe's images/s over it.
+
+Thread settings cannot change inside a process: `--intra_op=N --inter_op=M` runs every variant with
+them (compare with a run without them, in a separate invocation).
+Nothing is timed in the test suite; this is a benchmark.
+"""
+
+import os
+import re
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import flags  # noqa: E402
+
+from kgan.config import TrainConfig  # noqa: E402
+from kgan_cli import common  # noqa: E402
+from kgan_cli import train as train_cli  # noqa: E402,F401  (defines the train.py flags)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("variants", "base,spe8,jit,b128,tutorial", "Comma-separated variants (see the docstring).")
+flags.DEFINE_integer("rounds", 5, "Interleaved rounds.")
+flags.DEFINE_integer("steps", 60, "Training steps per variant per round.")
+flags.DEFINE_integer("intra_op", 0, "tf.config.threading intra-op threads (0: TF's default).")
+flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF's default).")
+
+
+def _parse(variant):
+    m = re.fullmatch(r"(?:b(\d+))?(?:spe(\d+))?", variant)
+    if variant in ("base", "jit", "tutorial"):
+        return {"jit": variant == "jit"}
+    if not m or not any(m.groups()):
+        raise SystemExit(f"unknown variant {variant!r}: base, jit, tutorial, b<N>, spe<N>, b<N>spe<M>")
+    return {"batch": int(m.group(1)) if m.group(1) else None, "spe": int(m.group(2)) if m.group(2) else 1}
+
+
+def main(argv):
+    del argv
+    import tensorflow as tf
+
+    if FLAGS.intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op)
+    if FLAGS.inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op)
+    import keras
+
+    import kgan
+    from kgan import data, features, training
+    from throughput import build as build_tutorial
+
+    config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
+    images, _ = data.arrays(config.dataset, data_dir=config.data_dir, with_labels=False,
+                            max_images=features.clusters.MAX_FIT_IMAGES, seed=config.seed)
+    centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed) if config.clusters else (
+        None, None)
+    datasets = {}
+
+    def dataset(batch):
+        if batch not in datasets:
+            ds = data.load(config.dataset, batch_size=batch, data_dir=config.data_dir, seed=config.seed)
+            if centroids is not None:
+                ds = features.label_batches(ds, centroids)
+            for _ in ds:  # fill the cache
+                pass
+            datasets[batch] = ds.repeat()
+        return datasets[batch]
+
+    models = {}
+    for name in FLAGS.variants.split(","):
+        keras.utils.set_random_seed(config.seed)
+        if name == "tutorial":
+            ds = data.load(config.dataset, batch_size=256, data_dir=config.data_dir, seed=config.seed)
+            for _ in ds:
+                pass
+            models[name] = (build_tutorial("reference"), ds.repeat(), 256)
+            continue
+        v = _parse(name)
+        batch = v.get("batch") or config.batch_size
+        gan = training.build_gan(config, data.image_shape(dataset(config.batch_size)), prior,
+                                 jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))
+        models[name] = (gan, dataset(batch), batch)
+    for name, (m, ds, batch) in models.items():  # trace and warm up
+        spe = getattr(m, "steps_per_execution", 1) or 1
+        m.fit(ds, epochs=1, steps_per_epoch=2 * spe, verbose=0)
+    rates = {k: [] for k in models}
+    for r in range(FLAGS.rounds):
+        for name, (m, ds, batch) in models.items():
+            start = time.perf_counter()
+            m.fit(ds, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
+            rates[name].append(FLAGS.steps * batch / (time.perf_counter() - start))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()) + " img/s", flush=True)
+    base = next(iter(rates))
+    print(f"\n{config.network} recipe from the flags, {FLAGS.rounds} interleaved rounds of {FLAGS.steps} steps; "
+          f"threads intra {FLAGS.intra_op or 'default'}, inter {FLAGS.inter_op or 'default'}; ratio = median of "
+          f"per-round ratios to {base}\n")
+    print("| variant | images/s (median, range) | ms/step | ratio |")
+    print("| --- | --- | --- | --- |")
+    for name, v in rates.items():
+        batch = models[name][2]
+        ratio = statistics.median(a / b for a, b in zip(v, rates[base]))
+        print(f"| {name} | {statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f}) | "
+              f"{1000 * batch / statistics.median(v):.1f} | {ratio:.2f} |")
+    del kgan
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    common.run(main)
