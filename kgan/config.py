@@ -134,6 +134,10 @@ class TrainConfig:
     epochs: int = setting(20, "Passes over the data.", checks.positive_int)
     steps_per_epoch: int | None = setting(None, "Cap on generator steps per epoch, for quick runs.",
                                           checks.positive_int)
+    steps_per_execution: int = setting(
+        1, "Training steps per call into TensorFlow (Keras's steps_per_execution): fewer Python round trips and "
+        "device syncs per step; callbacks, checkpoints, SIGTERM and --max_minutes then act every this many steps.",
+        _min1)
     batch_size: int = setting(256, "Global batch size, split over all replicas.")  # checked by kgan.data.load
     d_learning_rate: float = setting(2e-4, "Adam learning rate of D (a larger D rate than G rate is TTUR).",
                                      checks.positive)

@@ -61,7 +61,7 @@ def build_gan(config, image_shape, cluster_prior=None, **compile_kwargs):
         label_smoothing=config.label_smoothing,
         instance_noise=config.instance_noise,
         instance_noise_steps=config.instance_noise_steps,
-        **compile_kwargs,
+        **{"steps_per_execution": config.steps_per_execution, **compile_kwargs},
     )
     return gan
 

@@ -109,15 +109,20 @@ class Checkpoint(keras.callbacks.Callback):
         _keep_configured_rates(self.model, configured)
         if epoch:
             self.model._initial_epoch = epoch
+        if self.save_every_steps:
+            self._last_block = int(self.model.g_optimizer.iterations.numpy()) // int(self.save_every_steps)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         if self.save_every_steps and _finite(logs):
-            step = int(self.model.g_optimizer.iterations.numpy())
-            if step % int(self.save_every_steps) == 0:
+            # Saves when a multiple of save_every_steps was passed (with `steps_per_execution`, this hook
+            # runs once per that many steps: the save lands on the first boundary after the multiple).
+            step, every = int(self.model.g_optimizer.iterations.numpy()), int(self.save_every_steps)
+            if step // every > self._last_block:
                 self.save(self._current_epoch)
+            self._last_block = step // every
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stopped_mid_epoch:  # a preemption saved this epoch as unfinished: keep it so (redo it on resume)

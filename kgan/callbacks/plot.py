@@ -39,11 +39,13 @@ class LossPlot(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._epoch_start = self._step
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        # `batch` is the epoch's last step this call ran (several with `steps_per_execution`).
+        previous, self._step = self._step, getattr(self, "_epoch_start", self._step) + batch + 1
         self._pending = logs
-        if self._step % self.every_n_steps == 0:
+        if self._step // self.every_n_steps > previous // self.every_n_steps:
             self._record(logs)
 
     def _record(self, logs):

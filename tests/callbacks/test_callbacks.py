@@ -53,6 +53,27 @@ def test_loss_plot_records_and_draws(tmp_path):
     assert plot.read()["d_loss"][0] == [2, 4, 6, 8, 10, 12]
 
 
+def test_steps_per_execution_trains_the_same_and_the_step_callbacks_keep_their_cadence(tmp_path):
+    """`steps_per_execution=3` (--steps_per_execution): the same weights as one step per call; the loss record and
+    step checkpoints land on the first call boundary past each multiple (hooks run once per 3 steps)."""
+    one = _gan()
+    one.fit(_data().repeat(), epochs=1, steps_per_epoch=12, verbose=0)
+    three = _gan()
+    three.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), steps_per_execution=3)
+    plot = callbacks.LossPlot(tmp_path / "losses.png", every_n_steps=5)
+    ckpt = callbacks.Checkpoint(tmp_path / "ckpt", save_every_steps=4, max_to_keep=10)
+    three.fit(_data().repeat(), epochs=1, steps_per_epoch=12, verbose=0, callbacks=[plot, ckpt])
+    for a, b in zip(one.generator.weights + one.discriminator.weights,
+                    three.generator.weights + three.discriminator.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    assert plot.read()["d_loss"][0] == [6, 12]  # past 5 at step 6, past 10 at step 12 (the epoch's end)
+    saved = sorted(int(p.rsplit("-", 1)[1]) for p in tf.train.get_checkpoint_state(tmp_path / "ckpt")
+                   .all_model_checkpoint_paths)
+    steps = [int(tf.train.load_variable(f"{tmp_path / 'ckpt'}/ckpt-{n}", "g_optimizer/0/.ATTRIBUTES/"
+                                        "VARIABLE_VALUE")) for n in saved]  # g_optimizer/0: its iterations
+    assert steps == [6, 9, 12]  # past 4, past 8, at 12 (the epoch's end saves that step once)
+
+
 def test_checkpoint_resumes_epoch_optimizers_and_noise_state(tmp_path):
     gan = _gan()
     gan.fit(_data(), epochs=2, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "ckpt")])
