@@ -93,7 +93,9 @@ def _part(ds, num, holdout, part, holdout_seed, max_images=None, seed=0):
     def drop_index(i, *e):
         return e if len(e) > 1 else e[0]
 
-    return ds.enumerate().filter(kept).map(drop_index), len(keep)
+    # The count is known: saying so lets `fit` know an epoch's length (no "ran out of data" warning each epoch).
+    ds = ds.enumerate().filter(kept).map(drop_index).apply(tf.data.experimental.assert_cardinality(len(keep)))
+    return ds, len(keep)
 
 
 def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None, max_images=None, seed=0,
