@@ -153,9 +153,10 @@ class Evaluator:
         swd: True (default) adds the label-free multi-scale sliced Wasserstein distance
             (`kgan.eval.swd.SlicedWasserstein`, seeded: the same images give the same number) against
             `real_images`, when the images are at least 16 px on each side (`swd_applies`); False
-            leaves it out. Its descriptors of `real_images` are computed once here; each `evaluate`
-            then compares as many descriptors of the samples as `real_images` give (a seeded subset),
-            and `real_floor(n)` scores the same n training images the other metrics' floor uses. Cost
+            leaves it out (the metric is `self.swd`, None when off). Its descriptors of `real_images`
+            are computed once here; each `evaluate` compares equally many descriptors of both sets (a
+            seeded subset of the larger), and `real_floor(n)` scores the same n training images the
+            other metrics' floor uses. Cost
             of 10,000 samples against 2,000 held-out images (measured on 2 busy CPU cores): ~3
             CPU-seconds at 28x28 grey, ~10 at 64x64 RGB; it grows with both counts (`kgan.eval.swd`:
             ~45 CPU-seconds for 10,000 against 10,000 64x64 RGB images).
