@@ -27,8 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 RECIPES = ("dcgan", "dcgan_plain", "cdcgan")
-METRICS = ("classifier_score", "fcd", "precision", "recall", "modes", "class_kl", "label_accuracy", "ct_pixels",
-           "ct_features")
+METRICS = ("classifier_score", "fcd", "precision", "recall", "modes", "class_kl", "label_accuracy", "swd",
+           "ct_pixels", "ct_features")
 
 
 def train(cfg, seed, args):

@@ -8,10 +8,13 @@ against the same held-out images, as many as the samples), and the C_T
 data-copying statistic in pixel and classifier-feature space with its
 threshold. The reference classifier is trained on first use from the run's
 training images only (labels if the data has them, else k-means clusters) and
-cached in `--classifier_cache`. Writes `<run_dir>/quality.json` and
-`<run_dir>/nearest.png` (the samples nearest to a training image, each beside
-it). A thin shell over `kgan.workdir.load_run` and `kgan.eval`; bad input ends
-with one line on stderr and exit code 2.
+cached in `--classifier_cache`. For images of at least 16 px on each side it
+also prints the label-free multi-scale sliced Wasserstein distance (`swd`, and
+`swd_<size>` per pyramid level; `kgan.eval.swd`) against the same held-out
+images, with its floor. The output first says which metrics apply. Writes
+`<run_dir>/quality.json` and `<run_dir>/nearest.png` (the samples nearest to a
+training image, each beside it). A thin shell over `kgan.workdir.load_run` and
+`kgan.eval`; bad input ends with one line on stderr and exit code 2.
 """
 
 import json
@@ -42,8 +45,22 @@ flags.DEFINE_string("classifier_cache", "~/.cache/kgan", "Where the reference cl
 NEAREST = "nearest.png"
 _ORDER = ("classifier_score", "fcd", "precision", "recall", "modes", "class_kl", "label_accuracy")
 _BETTER = {"classifier_score": "higher, max: classes", "fcd": "lower", "precision": "higher", "recall": "higher",
-           "modes": "all classes", "class_kl": "lower", "label_accuracy": "higher"}
+           "modes": "all classes", "class_kl": "lower", "label_accuracy": "higher", "swd": "lower (label-free, x1e3)"}
 _SPACES = (("ct_pixels", "pixels, shift-tolerant by 1 px"), ("ct_features", "classifier features"))
+
+
+def _applies(evaluator, info):
+    """Which metrics apply: what the classifier's classes are, and whether the label-free SWD is computed."""
+    if info.get("labels") == "clusters":
+        classes = (f"no labels: the classifier's {evaluator.num_classes} classes are k-means clusters of the training "
+                   "images' pixels (modes and class_kl count clusters)")
+    else:
+        classes = "the data's labels"
+    if evaluator.swd is None:
+        swd = "no swd (the label-free SWD needs images of at least 16 px on each side)"
+    else:
+        swd = f"label-free: swd, the multi-scale sliced Wasserstein distance (levels {', '.join(evaluator.swd.names)})"
+    return f"classifier-feature metrics with {classes}; {swd}"
 
 
 def _main(argv):
@@ -69,6 +86,7 @@ def _main(argv):
     print(f"reference classifier: trained on the run's training images ({info.get('labels', 'classes')}), "
           f"held-out accuracy {info['accuracy']:.4f} (gate {info.get('gate', float('nan')):.4f}) ({info['path']})")
     print(f"data: {describe(data_split)}")
+    print(f"metrics: {_applies(evaluator, info)}")
     if evaluator.held_out:
         print(f"{FLAGS.num_samples} samples from {FLAGS.run_dir} scored against {evaluator.num_real} held-out real "
               f"images in {seconds:.1f} s; real floor: {floor['num_images']} real training images against the same "
@@ -79,10 +97,10 @@ def _main(argv):
               "--holdout=0.2 for a held-out reference)\n")
     print("| metric | samples | real floor | better |")
     print("| --- | --- | --- | --- |")
-    for k in _ORDER:
+    for k in (*_ORDER, "swd", *(k for k in result if k.startswith("swd_"))):
         if k in result:
             f = floor.get(k)
-            print(f"| {k} | {result[k]:.4g} | {'' if f is None else f'{f:.4g}'} | {_BETTER[k]} |")
+            print(f"| {k} | {result[k]:.4g} | {'' if f is None else f'{f:.4g}'} | {_BETTER.get(k, 'lower')} |")
     for k, space in _SPACES:
         if k in result:
             r = details[k]

@@ -2,7 +2,8 @@
 
 - `test_docstring_examples_run`: the settings, workdir, distribute, nets and data modules (self-contained).
 - `test_core_docstring_examples_run`: the core (gan, labellers), losses, features, export, serving,
-  callbacks and eval.frechet; their examples see the module's own names plus `np`, `tf`, `keras` and `kgan`.
+  callbacks, eval.frechet and eval.quality; their examples see the module's own names plus `np`, `tf`,
+  `keras` and `kgan`.
 """
 
 import doctest
@@ -45,7 +46,7 @@ def _modules(*names):
 
 CORE_MODULES = _modules("kgan.gan", "kgan.labellers", "kgan.losses", "kgan.features", "kgan.export", "kgan.serving",
                         "kgan.sampling",
-                        "kgan.callbacks", "kgan.eval.frechet")
+                        "kgan.callbacks", "kgan.eval.frechet", "kgan.eval.quality")
 
 
 @pytest.mark.parametrize("name", CORE_MODULES)

@@ -1,5 +1,6 @@
 """Training on a folder of RGB images: --image_size resizes mixed sizes, flags/folder64.cfg, DiffAugment settings."""
 
+import csv
 import json
 import os
 import subprocess
@@ -49,15 +50,51 @@ def test_config_errors(kwargs, match):
         TrainConfig(**kwargs).validate()
 
 
+def _cache_a_classifier(folder, cache, image_size=(32, 32)):
+    """Trains the run's reference classifier (k-means clusters of its training part) into `cache` beforehand,
+    without the accuracy gate: 19 noise images cannot teach it anything, and the test is about what is printed
+    and logged. train.py and evaluate.py then load it from the cache (same images, same checksum)."""
+    from kgan import data, eval as eval_lib
+
+    split = data.split.plan("folder", folder, metrics=True)
+    train, labels, _ = eval_lib.run_images("folder", folder, split, image_size=image_size)
+    eval_lib.reference_classifier(train, labels, cache, min_accuracy=0.0)
+    return split
+
+
 def test_folder64_flagfile_from_the_command_line(tmp_path):
-    """flags/folder64.cfg with --image_size on the command line, shrunk to a few steps of tiny networks."""
-    out = tmp_path / "run"
+    """flags/folder64.cfg with --image_size on the command line, shrunk to a few steps of tiny networks, with
+    --eval_every: the callback logs the label-free SWD into metrics.csv; then evaluate.py says which metrics
+    apply (k-means clusters as classes, the SWD) and prints the SWD beside its equal-N real floor."""
+    out, folder, cache = tmp_path / "run", _mixed_folder(tmp_path / "im"), tmp_path / "classifier_cache"
+    split = _cache_a_classifier(folder, cache)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     r = subprocess.run(
-        [sys.executable, "train.py", "--flagfile=flags/folder64.cfg", f"--data_dir={_mixed_folder(tmp_path / 'im')}",
+        [sys.executable, "train.py", "--flagfile=flags/folder64.cfg", f"--data_dir={folder}",
          "--image_size=32,32", "--g_filters=16,8,8", "--d_filters=8,8,8", "--batch_size=8", "--epochs=1",
-         "--steps_per_epoch=2", "--num_samples=4", f"--output_dir={out}", "--progress=none"],
-        cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True, timeout=600)
+         "--steps_per_epoch=2", "--num_samples=4", f"--output_dir={out}", "--progress=none", "--eval_every=1",
+         "--eval_samples=100", f"--classifier_cache={cache}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     config = json.load(open(out / "config.json"))
     assert config["image_shape"] == [32, 32, 3] and config["image_size"] == [32, 32]
     assert config["diff_augment"] == "color,translation,cutout"
+    assert config["data_split"] == split  # the cached classifier is the run's
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert float(rows[-1]["swd"]) > 0 and float(rows[-1]["swd_32"]) > 0 and float(rows[-1]["swd_16"]) > 0
+
+    r = subprocess.run([sys.executable, "evaluate.py", f"--run_dir={out}", "--num_samples=100",
+                        f"--classifier_cache={cache}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    print(r.stdout)
+    assert "metrics: classifier-feature metrics with no labels: the classifier's" in r.stdout
+    assert "k-means clusters" in r.stdout and "label-free: swd" in r.stdout
+    table = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]]
+             for line in r.stdout.splitlines() if line.startswith("| swd")}
+    assert set(table) == {"swd", "swd_32", "swd_16"}
+    quality = json.load(open(out / "quality.json"))
+    for name, (samples, floor) in table.items():
+        assert float(samples) == pytest.approx(quality["samples"][name], rel=1e-3)
+        assert float(floor) == pytest.approx(quality["real_floor"][name], rel=1e-3)
+    # The floor: the run's 19 training images against its 5 held-out ones, as many as the samples (all 19).
+    assert quality["real_floor"]["num_images"] == 19 and quality["real_floor"]["swd"] > 0

@@ -28,7 +28,7 @@ def test_table_rows_and_format():
     assert rows[2]["recall"] <= rows[0]["recall"]  # psi = 0: one image 200 times covers nothing more
     text = truncation.format_table(rows, evaluator.real_floor())
     lines = text.splitlines()
-    assert lines[0].startswith("| psi | classifier_score") and len(lines) == 2 + 3 + 1
+    assert lines[0].startswith("| psi | classifier_score") and lines[0].endswith("| swd |") and len(lines) == 2 + 3 + 1
     assert lines[-1].startswith("| real floor |")
 
 

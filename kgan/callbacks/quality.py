@@ -16,8 +16,9 @@ class QualityMetrics(keras.callbacks.Callback):
     """Scores `num_samples` generated images with a `kgan.eval.Evaluator` after every `every_n_epochs`-th epoch.
 
     The metrics (classifier_score, fcd, precision, recall, modes, class_kl,
-    label_accuracy for conditional models, and with held-out images the C_T
-    copying statistics ct_pixels and ct_features) are added to the epoch's logs with
+    label_accuracy for conditional models, the label-free sliced Wasserstein
+    distance swd and its levels swd_<size> for images of at least 16 px, and with
+    held-out images the C_T copying statistics ct_pixels and ct_features) are added to the epoch's logs with
     `train_minutes`, the wall time spent training so far (scoring excluded,
     `scoring_seconds` holds the time spent scoring), so
     callbacks placed after this one record them: `CSVLogger`, `TensorBoard`,

@@ -3,10 +3,11 @@
 - `frechet.py`: the Fréchet distance (FID's formula) and raw-pixel features.
 - `classifier.py`: the reference MNIST classifier kgan trains itself from real data (cached by checksum).
 - `quality.py`: classifier score, Fréchet classifier distance, precision/recall, mode coverage,
-  class KL and conditional label accuracy against held-out real images, with the equal-N
-  real floor (`Evaluator`).
+  class KL, conditional label accuracy and the label-free SWD against held-out real images,
+  with the equal-N real floor (`Evaluator`).
 - `copying.py`: the C_T data-copying test (Meehan et al. 2020) and the samples-beside-their-
   nearest-training-images picture.
+- `swd.py`: the multi-scale sliced Wasserstein distance (ProGAN's label-free metric).
 - `reference.py`: a run's evaluator: classifier on the training part, real side the held-out part.
 """
 

@@ -5,7 +5,9 @@ parts (`kgan.data.split.plan`, recorded in `config.json` as `data_split`),
 trains (or loads) the reference classifier on the *training* part only, and
 returns an `Evaluator` whose real side is the held-out part. A run that trained
 on every image (no held-out part) gets the old reference, its own training
-images, and `Evaluator.held_out` is False: callers say so.
+images, and `Evaluator.held_out` is False: callers say so. The evaluator also
+reports the label-free SWD (`swd=True`, the default; `Evaluator`) against the
+same real side, for images of at least 16 px on each side.
 """
 
 import logging
@@ -34,8 +36,18 @@ def run_images(dataset, data_dir, data_split, with_labels=True, image_size=None)
     return train, labels, heldout
 
 
-def run_evaluator(dataset, data_dir, data_split, cache_dir, copying=True, image_size=None):
-    """`(Evaluator, classifier info)` for a run (see the module docstring)."""
+def run_evaluator(dataset, data_dir, data_split, cache_dir, copying=True, image_size=None, swd=True):
+    """`(Evaluator, classifier info)` for a run (see the module docstring); `copying` and `swd` go to `Evaluator`.
+
+    Example:
+
+    ```python
+    evaluator, info = run_evaluator("folder", "data/rgb64", workdir.read_data_split("runs/rgb64"), "~/.cache/kgan",
+                                    image_size=(64, 64))
+    info["labels"]                       # "clusters": an unlabelled folder; the classifier learned k-means ids
+    evaluator.swd.names                  # ['swd_64', 'swd_32', 'swd_16']: the label-free SWD applies
+    ```
+    """
     from kgan.eval.classifier import reference_classifier
     from kgan.eval.quality import Evaluator
 
@@ -46,9 +58,9 @@ def run_evaluator(dataset, data_dir, data_split, cache_dir, copying=True, image_
     if heldout is None:
         log.warning("this run trained on every image of its data: the metrics compare samples with the images "
                     "it trained on (no held-out reference, no copying test); train with --holdout=0.2 for one")
-        return Evaluator(classifier, train), info
+        return Evaluator(classifier, train, swd=swd), info
     log.info("metrics against %d held-out images; the generator trains on the other %d", len(heldout), len(train))
-    return Evaluator(classifier, heldout, train, copying=copying), info
+    return Evaluator(classifier, heldout, train, copying=copying, swd=swd), info
 
 
 def run_split(workdir):

@@ -48,13 +48,15 @@ def classifier(real, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def evaluator(classifier, real, heldout):
-    """Against all 2,000 held-out digits, without the copying test (the sanity sets)."""
-    return ev.Evaluator(classifier[0], heldout, real[0], copying=False)
+    """Against all 2,000 held-out digits, without the copying test and the SWD (the classifier metrics' sanity
+    sets at 5,000 images; the SWD is checked on `half_evaluator`, at 1,000)."""
+    return ev.Evaluator(classifier[0], heldout, real[0], copying=False, swd=False)
 
 
 @pytest.fixture(scope="session")
 def half_evaluator(classifier, real, heldout):
-    """Against 1,000 of the held-out digits, with the copying test; the other 1,000 are new real digits."""
+    """Against 1,000 of the held-out digits, with the copying test and the SWD; the other 1,000 are new real
+    digits."""
     return ev.Evaluator(classifier[0], heldout[:1000], real[0])
 
 
@@ -86,6 +88,24 @@ def test_new_real_images_score_at_the_equal_n_floor(half_evaluator, heldout):
     assert new["fcd"] == pytest.approx(floor["fcd"], rel=0.35) and floor["fcd"] < 1.0
     assert abs(new["precision"] - floor["precision"]) < 0.05 and abs(new["recall"] - floor["recall"]) < 0.05
     assert old["fcd"] > 1.3 * floor["fcd"]
+    assert old["swd"] > 1.3 * floor["swd"]  # 500 against 500 images: fewer descriptors, a higher SWD
+
+
+def test_swd_new_real_digits_at_the_floor_noise_and_blur_far_above(half_evaluator, heldout):
+    """The label-free SWD in the evaluator, against the same 1,000 held-out digits as the other metrics: 1,000
+    new real digits score what 1,000 training digits do (the equal-N floor); uniform noise and the new digits
+    blurred (sigma = 1) score far above it."""
+    new_digits = heldout[1000:]
+    new = half_evaluator.evaluate(new_digits)
+    floor = half_evaluator.real_floor(1000)
+    noise = half_evaluator.evaluate(np.random.default_rng(0).integers(0, 256, (1000, 28, 28, 1)).astype("uint8"))
+    blurred = half_evaluator.evaluate(_blur(new_digits))
+    print({name: {k: round(v, 2) for k, v in r.items() if k.startswith("swd")}
+           for name, r in (("new", new), ("floor", floor), ("noise", noise), ("blurred", blurred))})
+    assert {"swd_28", "swd_14", "swd"} <= set(new) and {"swd_28", "swd_14", "swd"} <= set(floor)
+    assert new["swd"] < 1.5 * floor["swd"] and floor["swd"] < 1.5 * new["swd"]
+    assert noise["swd"] > 20 * floor["swd"] and blurred["swd"] > 5 * floor["swd"]
+    assert half_evaluator.swd.distance(new_digits)["swd"] == new["swd"]  # seeded: the same number again
 
 
 def test_copies_are_flagged_in_both_spaces_and_new_images_are_not(half_evaluator, real, heldout):

@@ -26,7 +26,7 @@ def data():
 def unlabelled(data, tmp_path_factory):
     train, _, heldout = data
     clf, info = ev.reference_classifier(train, None, tmp_path_factory.mktemp("cache"))
-    return ev.Evaluator(clf, heldout[:1000], train, copying=False), info
+    return ev.Evaluator(clf, heldout[:1000], train, copying=False, swd=False), info  # SWD: test_quality.py
 
 
 def test_the_classifier_learns_clusters_above_its_data_dependent_gate(unlabelled):
@@ -47,7 +47,7 @@ def test_sanity_sets_rank_as_with_labels(unlabelled, data):
     collapsed = evaluator.evaluate(train[labels < 5][:1000])
     for name, r in (("floor", floor), ("new", new), ("blurred", blurred), ("noisy", noisy), ("collapsed", collapsed)):
         print(name, {k: round(v, 3) for k, v in r.items()})
-    assert floor["modes"] == new["modes"] == 10
+    assert floor["modes"] == new["modes"] == 10 and "swd" not in new and "swd" not in floor  # swd=False
     assert new["fcd"] == pytest.approx(floor["fcd"], rel=0.35)
     assert abs(new["precision"] - floor["precision"]) < 0.06 and abs(new["recall"] - floor["recall"]) < 0.06
     for bad in (blurred, noisy, collapsed):
