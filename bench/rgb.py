@@ -6,11 +6,17 @@
     python bench/rgb.py --data_dir=data/rgb64 --steps=20 --only=0     # a smoke test of the script
 
 Each variant is flags/folder64.cfg plus a few flags (clusters on or off, mode seeking, DiffAugment,
-batch size), trained by train.py into bench/results/rgb/<index>/ (started fresh) for `--minutes` of
-wall time (or exactly `--steps` generator steps), then scored in this process: `--num_samples`
-images from the run's EMA generator against the folder's images with the multi-scale sliced
-Wasserstein distance (kgan.eval.swd, ×10³, lower is better), next to the real floor (two halves of
-the folder). Prints a Markdown table and writes bench/results/rgb.json.
+batch size), trained by train.py with `--holdout=0.2` (a seeded fifth of the folder, the same for
+every variant, is never trained on) into bench/results/rgb/<index>/ (started fresh) for `--minutes`
+of wall time (or exactly `--steps` generator steps). Then every run is scored in this process with
+one `kgan.eval` evaluator against the held-out images: the label-free multi-scale sliced
+Wasserstein distance (kgan.eval.swd, ×10³, lower is better) and the classifier-feature metrics of
+an unlabelled folder (the reference classifier learns k-means cluster ids of the training part:
+FCD, precision/recall, clusters covered, C_T), on as many samples as there are training images,
+next to the equal-N real floor (the training images against the held-out ones). Sanity sets
+show the metrics' ranking on this RGB set: the training images blurred (σ = 1.5 px), Gaussian
+noise added (σ = 32 grey levels), and a collapsed set (only the images the classifier puts in 2
+of its clusters). Prints a Markdown table and writes bench/results/rgb.json.
 """
 
 import argparse
@@ -24,6 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 FLAGFILE = "flags/folder64.cfg"
+HOLDOUT = 0.2
 
 VARIANTS = [
     ("folder64.cfg: no clusters, no mode seeking, DiffAugment color,translation,cutout, batch 64", []),
@@ -56,7 +63,7 @@ def train(index, extra, args):
     budget = ([f"--epochs=1", f"--steps_per_epoch={args.steps}"] if args.steps
               else [f"--max_minutes={args.minutes}", "--epochs=100000"])
     cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile={FLAGFILE}", f"--data_dir={args.data_dir}",
-           f"--output_dir={out}", "--progress=none", "--sample_every=10", *budget, *extra]
+           f"--output_dir={out}", "--progress=none", "--sample_every=10", f"--holdout={HOLDOUT}", *budget, *extra]
     start = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True,
                        text=True)
@@ -75,6 +82,7 @@ def main():
     p.add_argument("--only", default="", help="comma-separated indices into the variant list (default: all)")
     p.add_argument("--num_samples", type=int, default=0, help="images to score (default: as many as the folder)")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
+    p.add_argument("--classifier_cache", default="~/.cache/kgan")
     args = p.parse_args()
     chosen = [(i, *VARIANTS[i]) for i in map(int, args.only.split(","))] if args.only else \
         [(i, *v) for i, v in enumerate(VARIANTS)]
@@ -82,16 +90,35 @@ def main():
     sys.path.insert(0, REPO)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
+    from scipy import ndimage
 
     from kgan import data, workdir
-    from kgan.eval import swd
+    from kgan import eval as eval_lib
 
     size = tuple(int(v) for v in _flag("image_size", []).split(","))
-    real, _ = data.arrays("folder", data_dir=args.data_dir, with_labels=False, image_size=size)
-    metric = swd.SlicedWasserstein(real)
-    floor = metric.real_floor()
-    num_samples = args.num_samples or len(real)
-    print(f"{len(real)} real images {real.shape[1:]}; SWD real floor (two halves) {floor['swd']:.1f}", flush=True)
+    split = data.split.plan("folder", data_dir=args.data_dir, holdout=HOLDOUT)
+    train_images, _ = data.arrays("folder", data_dir=args.data_dir, with_labels=False, image_size=size,
+                                  **split["train"])
+    evaluator, info = eval_lib.run_evaluator("folder", args.data_dir, split, args.classifier_cache, image_size=size)
+    num_samples = args.num_samples or len(train_images)
+    floor = evaluator.real_floor(num_samples)
+    print(f"{len(train_images)} training and {evaluator.num_real} held-out images {train_images.shape[1:]}; "
+          f"classifier on {info.get('labels')} (accuracy {info.get('accuracy', float('nan')):.3f}, gate "
+          f"{info.get('gate', float('nan')):.3f}); floor: " + _fmt(floor), flush=True)
+
+    rng = np.random.default_rng(0)
+    x = train_images.astype("float32")
+    _, probs = evaluator.features(train_images)
+    few = train_images[np.isin(probs.argmax(1), [0, 1])]
+    sanity = {
+        "training images blurred (sigma 1.5 px)": ndimage.gaussian_filter(x, (0, 1.5, 1.5, 0)).round().astype(np.uint8),
+        "training images + noise (sigma 32)": np.clip(x + rng.normal(0, 32, x.shape), 0, 255).astype(np.uint8),
+        f"collapsed: 2 of {evaluator.num_classes} clusters only": few[rng.integers(0, len(few), len(train_images))],
+    }
+    sanity_rows = [{"variant": name, **_rounded(evaluator.evaluate(images[:num_samples]))}
+                   for name, images in sanity.items()]
+    for row in sanity_rows:
+        print(json.dumps(row), flush=True)
 
     rows = []
     for index, name, extra in chosen:
@@ -99,31 +126,47 @@ def main():
         if trained is None:
             continue
         out, seconds = trained
+        if eval_lib.run_split(out) != split:
+            sys.exit(f"{out} was trained on another split: its scores would not be comparable")
         gan, _ = workdir.load_run(out)
         steps = int(gan.g_optimizer.iterations.numpy())
         batch = int(_flag("batch_size", extra))
         samples = gan.generate(num_samples, seed=0)
-        score = metric.distance(samples)
         row = {"variant": name, "flags": extra, "steps": steps, "seconds": round(seconds, 1),
-               "images_per_s": round(steps * batch / seconds, 1), **{k: round(v, 2) for k, v in score.items()}}
+               "images_per_s": round(steps * batch / seconds, 1), **_rounded(evaluator.evaluate(samples))}
         rows.append(row)
         print(json.dumps(row), flush=True)
         np.save(os.path.join(out, "samples_64.npy"), (samples[:64] * 255).astype(np.uint8))
 
     os.makedirs(args.results, exist_ok=True)
     with open(os.path.join(args.results, "rgb.json"), "w") as f:
-        json.dump({"data_dir": args.data_dir, "real_images": len(real), "num_samples": num_samples,
+        json.dump({"data_dir": args.data_dir, "data_split": split, "training_images": len(train_images),
+                   "heldout_images": evaluator.num_real, "num_samples": num_samples,
+                   "classifier": {k: info.get(k) for k in ("labels", "accuracy", "gate")},
                    "budget": {"steps": args.steps} if args.steps else {"minutes": args.minutes},
-                   "real_floor": floor, "runs": rows}, f, indent=2)
-    levels = [k for k in floor if k != "swd"]
-    print()
-    print(f"| variant | G steps | SWD | {' | '.join(levels)} |")
-    print(f"| --- | --- | --- | {' | '.join('---' for _ in levels)} |")
-    print(f"| real floor (two halves of the folder) | | {floor['swd']:.1f} | "
-          f"{' | '.join(f'{floor[k]:.1f}' for k in levels)} |")
-    for row in rows:
-        print(f"| {row['variant']} | {row['steps']} | {row['swd']:.1f} | {' | '.join(f'{row[k]:.1f}' for k in levels)} |")
+                   "real_floor": floor, "sanity": sanity_rows, "runs": rows}, f, indent=2)
+    shown = [k for k in SHOWN if k in floor]
+    print(f"\n{num_samples} images each against the {evaluator.num_real} held-out images\n")
+    print(f"| run | G steps | {' | '.join(shown)} |")
+    print(f"| --- | --- | {' | '.join('---' for _ in shown)} |")
+    print(f"| real floor: {floor['num_images']} training images | | {' | '.join(_cell(floor, k) for k in shown)} |")
+    for row in sanity_rows + rows:
+        print(f"| {row['variant']} | {row.get('steps', '')} | {' | '.join(_cell(row, k) for k in shown)} |")
 
+
+SHOWN = ("swd", "swd_64", "swd_32", "swd_16", "fcd", "precision", "recall", "modes", "ct_pixels", "ct_features")
+
+
+def _rounded(metrics):
+    return {k: round(float(v), 4) for k, v in metrics.items()}
+
+
+def _cell(row, key):
+    return f"{row[key]:.3g}" if key in row else ""
+
+
+def _fmt(metrics):
+    return ", ".join(f"{k} {metrics[k]:.3g}" for k in SHOWN if k in metrics)
 
 if __name__ == "__main__":
     main()
