@@ -37,7 +37,7 @@ setup(
         "cpu": ["tensorflow-cpu>=2.21,<2.22"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "tflite": ["ai-edge-litert>=2.3"],
-        "test": ["pytest>=8", "hypothesis>=6", "pyyaml>=6"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6", "pyyaml>=6"],
         # bench/make_rgb_set.py: the sample photographs inside the scikit-image wheel (no download).
         "bench": ["scikit-image>=0.22"],
     },

@@ -11,6 +11,21 @@ def _options(shard_policy):
     return options
 
 
+def without_autotune(ds):
+    """`ds` with tf.data's autotuning off (options reach every dataset made from it).
+
+    The autotuning thread sleeps in doubling periods (10 ms, 20 ms, ... up to a minute), and
+    destroying an iterator waits for its current sleep to end. `fit` destroys one at every epoch's
+    end and when it returns: measured on this 2-core CPU, up to 0.9 s lost at an epoch boundary
+    (epochs of ~7 s) and a short `fit` rounded up to 10.24 s, 20.48 s or 40.96 s from its start
+    (bench/throughput.py's rounds). Without it, `AUTOTUNE` parallelism is the number of cores and
+    prefetching keeps a fixed buffer; the input pipeline stays far faster than training.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def from_arrays(images, labels=None):
     """An unbatched dataset of uint8 images (and int32 labels) held in memory; shards by DATA."""
     ds = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
@@ -36,4 +51,4 @@ def finish(ds, num_examples, *, batch_size, shuffle=True, seed=0, cache=True, dr
 
     ds = ds.map(lambda *e: (scale(e[0]), *e[1:]) if len(e) > 1 else scale(e[0]),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return without_autotune(ds.prefetch(2))
