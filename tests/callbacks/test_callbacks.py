@@ -53,6 +53,17 @@ def test_loss_plot_records_and_draws(tmp_path):
     assert plot.read()["d_loss"][0] == [2, 4, 6, 8, 10, 12]
 
 
+@pytest.mark.parametrize("min_seconds, draws", [(3600, 2), (0, 4)])
+def test_loss_plot_redraws_at_most_every_min_seconds_and_when_training_ends(tmp_path, min_seconds, draws):
+    plot = callbacks.LossPlot(tmp_path / "losses.png", every_n_steps=2, min_seconds=min_seconds)
+    calls = []
+    draw = plot.draw
+    plot.draw = lambda: (calls.append(1), draw())
+    _gan().fit(_data(), epochs=3, verbose=0, callbacks=[plot])
+    assert len(calls) == draws  # the first epoch's end (then every min_seconds), and the end of training
+    assert plot.read()["d_loss"][0] == [2, 4, 6, 8, 10, 12]  # the record itself is complete either way
+
+
 def test_steps_per_execution_trains_the_same_and_the_step_callbacks_keep_their_cadence(tmp_path):
     """`steps_per_execution=3` (--steps_per_execution): the same weights as one step per call; the loss record and
     step checkpoints land on the first call boundary past each multiple (hooks run once per 3 steps)."""
