@@ -33,6 +33,8 @@ def test_one_epoch_on_mocked_tfds_mnist(tmp_path):
         (dict(strategy="tpu2"), "unknown strategy 'tpu2'"),
         (dict(batch_size=10, cpu_replicas=4), "batch_size=10 is not divisible by cpu_replicas=4"),
         (dict(steps_per_epoch=0), "steps_per_epoch must be a positive integer, got 0"),
+        (dict(steps_per_execution=0), "steps_per_execution must be an integer >= 1, got 0"),
+        (dict(steps_per_epoch=3, steps_per_execution=4), "steps_per_epoch=3 must be a multiple of steps_per_execution=4"),
         (dict(network="cdcgan", clusters=1), "clusters must be 0 .* or an integer >= 2, got 1"),
         (dict(network="dcgan", clusters=10), "use --network=cdcgan, not 'dcgan'"),
     ],

@@ -15,8 +15,8 @@ class LossPlot(keras.callbacks.Callback):
     """Records the logged GAN metrics every `every_n_steps` steps and plots them.
 
     The values go to `path` with `.csv` (appended to, so a resumed run keeps its
-    history) and the figure to `path` (PNG), redrawn after every epoch: losses
-    on top, the mean discriminator outputs on real and generated images below.
+    history) and the figure to `path` (PNG): losses on top, the mean
+    discriminator outputs on real and generated images below.
     Drawing takes ~0.25 s on a 2-core CPU, so the figure is redrawn at an
     epoch's end only when `min_seconds` have passed since it was last drawn
     (epochs of a few seconds would otherwise spend ~4% of the run drawing), and
@@ -40,6 +40,7 @@ class LossPlot(keras.callbacks.Callback):
         self.every_n_steps = int(every_n_steps)
         self._step = 0
         self._epoch = 0
+        self._epoch_start = 0
 
     def on_train_begin(self, logs=None):
         self._step = int(keras.ops.convert_to_numpy(self.model.g_optimizer.iterations))
@@ -50,7 +51,7 @@ class LossPlot(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # `batch` is the epoch's last step this call ran (several with `steps_per_execution`).
-        previous, self._step = self._step, getattr(self, "_epoch_start", self._step) + batch + 1
+        previous, self._step = self._step, self._epoch_start + batch + 1
         self._pending = logs
         if self._step // self.every_n_steps > previous // self.every_n_steps:
             self._record(logs)
