@@ -153,3 +153,13 @@ def test_the_plan_uses_a_test_split_when_there_is_one(idx_dir, tmp_path):
     two = split.plan("idx", data_dir=str(both), holdout=0.2)
     assert two["train"]["split"] == "train" and two["heldout"]["split"] == "test"
     assert two["heldout"]["part"] == "all" and "scored against split 'test'" in split.describe(two)
+
+
+def test_held_out_parts_know_their_length_and_run_without_tf_data_autotuning(idx_dir):
+    """`fit` needs the epoch's length (else it warns "ran out of data" every epoch), and an autotuned pipeline made
+    every epoch's end wait for the autotune thread's sleep (kgan.data.pipeline.without_autotune)."""
+    plan = kgan.data.split.plan("idx", data_dir=idx_dir, holdout=0.25)
+    ds = kgan.data.load("idx", batch_size=4, data_dir=idx_dir, seed=0, **plan["train"])
+    batches = sum(1 for _ in ds)
+    assert int(ds.cardinality()) == batches > 0
+    assert ds.options().autotune.enabled is False
