@@ -94,21 +94,15 @@ def main():
 
     from kgan import data, workdir
     from kgan import eval as eval_lib
-    from kgan.errors import ConfigError
     from kgan.eval.classifier import cluster_labels
 
     size = tuple(int(v) for v in _flag("image_size", []).split(","))
     split = data.split.plan("folder", data_dir=args.data_dir, holdout=HOLDOUT)
     train_images, _ = data.arrays("folder", data_dir=args.data_dir, with_labels=False, image_size=size,
                                   **split["train"])
-    try:
-        evaluator, info = eval_lib.run_evaluator("folder", args.data_dir, split, args.classifier_cache,
-                                                 image_size=size)
-    except ConfigError as e:  # the unlabelled classifier failed its gate: the label-free SWD alone
-        print(f"classifier-feature metrics unavailable ({e}); scoring with the SWD only", flush=True)
-        heldout, _ = data.arrays("folder", data_dir=args.data_dir, with_labels=False, image_size=size,
-                                 **split["heldout"])
-        evaluator, info = SwdOnly(heldout, train_images), {"labels": "none (classifier below its gate)"}
+    # An unlabelled folder: the classifier learns k-means clusters; below its gate, run_evaluator falls back to
+    # the label-free metrics (SWD and pixel C_T), as evaluate.py and --eval_every do.
+    evaluator, info = eval_lib.run_evaluator("folder", args.data_dir, split, args.classifier_cache, image_size=size)
     num_samples = args.num_samples or len(train_images)
     floor = evaluator.real_floor(num_samples)
     print(f"{len(train_images)} training and {evaluator.num_real} held-out images {train_images.shape[1:]}; "
@@ -117,7 +111,7 @@ def main():
 
     rng = np.random.default_rng(0)
     x = train_images.astype("float32")
-    clusters = cluster_labels(train_images)
+    clusters = cluster_labels(train_images)  # k-means of the pixels, as the classifier's classes would be
     few = train_images[np.isin(clusters, [0, 1])]
     sanity = {
         "training images blurred (sigma 1.5 px)": ndimage.gaussian_filter(x, (0, 1.5, 1.5, 0)).round().astype(np.uint8),
@@ -161,21 +155,6 @@ def main():
     print(f"| real floor: {floor['num_images']} training images | | {' | '.join(_cell(floor, k) for k in shown)} |")
     for row in sanity_rows + rows:
         print(f"| {row['variant']} | {row.get('steps', '')} | {' | '.join(_cell(row, k) for k in shown)} |")
-
-
-class SwdOnly:
-    """The label-free part of `kgan.eval.Evaluator`: SWD against held-out images, its equal-N floor."""
-
-    def __init__(self, heldout, train):
-        from kgan.eval import swd
-
-        self.metric, self.train, self.num_real = swd.SlicedWasserstein(heldout), train, len(heldout)
-
-    def evaluate(self, images):
-        return self.metric.distance(images)
-
-    def real_floor(self, n):
-        return {**self.metric.distance(self.train[:n]), "num_images": min(n, len(self.train))}
 
 
 SHOWN = ("swd", "swd_64", "swd_32", "swd_16", "fcd", "precision", "recall", "modes", "ct_pixels", "ct_features")

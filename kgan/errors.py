@@ -15,6 +15,14 @@ class DataError(ConfigError):
     """A data source is missing, empty, unreachable or corrupt."""
 
 
+class ClassifierBelowGate(ConfigError):
+    """The reference classifier stayed below its held-out accuracy gate on this data (`accuracy`, `gate`)."""
+
+    def __init__(self, message, accuracy=None, gate=None):
+        super().__init__(message)
+        self.accuracy, self.gate = accuracy, gate
+
+
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step."""
 

@@ -51,7 +51,9 @@ _SPACES = (("ct_pixels", "pixels, shift-tolerant by 1 px"), ("ct_features", "cla
 
 def _applies(evaluator, info):
     """Which metrics apply: what the classifier's classes are, and whether the label-free SWD is computed."""
-    if info.get("labels") == "clusters":
+    if evaluator.label_free:
+        classes = None
+    elif info.get("labels") == "clusters":
         classes = (f"no labels: the classifier's {evaluator.num_classes} classes are k-means clusters of the training "
                    "images' pixels (modes and class_kl count clusters)")
     else:
@@ -60,6 +62,9 @@ def _applies(evaluator, info):
         swd = "no swd (the label-free SWD needs images of at least 16 px on each side)"
     else:
         swd = f"label-free: swd, the multi-scale sliced Wasserstein distance (levels {', '.join(evaluator.swd.names)})"
+    if classes is None:
+        return (f"label-free only ({info.get('reason', 'no reference classifier')}): no FCD, precision/recall or "
+                f"modes; {swd}; the copying test in pixels")
     return f"classifier-feature metrics with {classes}; {swd}"
 
 
@@ -83,8 +88,11 @@ def _main(argv):
         result = evaluator.evaluate(samples, labels=gen_labels, details=details)
         seconds = time.perf_counter() - start
         floor = evaluator.real_floor(FLAGS.num_samples)
-    print(f"reference classifier: trained on the run's training images ({info.get('labels', 'classes')}), "
-          f"held-out accuracy {info['accuracy']:.4f} (gate {info.get('gate', float('nan')):.4f}) ({info['path']})")
+    if evaluator.label_free:
+        print(f"reference classifier: none ({info.get('reason')})")
+    else:
+        print(f"reference classifier: trained on the run's training images ({info.get('labels', 'classes')}), "
+              f"held-out accuracy {info['accuracy']:.4f} (gate {info.get('gate', float('nan')):.4f}) ({info['path']})")
     print(f"data: {describe(data_split)}")
     print(f"metrics: {_applies(evaluator, info)}")
     if evaluator.held_out:

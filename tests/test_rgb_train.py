@@ -98,3 +98,24 @@ def test_folder64_flagfile_from_the_command_line(tmp_path):
         assert float(floor) == pytest.approx(quality["real_floor"][name], rel=1e-3)
     # The floor: the run's 19 training images against its 5 held-out ones, as many as the samples (all 19).
     assert quality["real_floor"]["num_images"] == 19 and quality["real_floor"]["swd"] > 0
+
+    # A data set whose cluster classifier stayed below its gate (its verdict cached, as reference_classifier
+    # records it; tests/eval/test_unlabelled.py makes a real one): evaluate.py falls back to the label-free
+    # metrics, says so and why, and scores the SWD and the pixel copying test against the same floor.
+    below = tmp_path / "below_gate_cache"
+    below.mkdir()
+    for meta in cache.glob("*.keras.json"):
+        record = {**json.load(open(meta)), "accuracy": 0.31, "gate": 0.9, "passed": False}
+        (below / meta.name).write_text(json.dumps(record))
+    r = subprocess.run([sys.executable, "evaluate.py", f"--run_dir={out}", "--num_samples=100",
+                        f"--classifier_cache={below}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    print(r.stdout)
+    assert "reference classifier: none (the k-means-cluster classifier reached 0.3100 held-out accuracy, below " \
+           "its gate 0.9000)" in r.stdout
+    assert "metrics: label-free only" in r.stdout and "no FCD" in r.stdout
+    rows = {line.split("|")[1].strip() for line in r.stdout.splitlines() if line.startswith("| ")}
+    assert {"swd", "swd_32", "swd_16", "C_T (pixels, shift-tolerant by 1 px)"} <= rows and "fcd" not in rows
+    quality = json.load(open(out / "quality.json"))
+    assert quality["classifier_labels"] == "none" and "fcd" not in quality["samples"]
+    assert quality["samples"]["swd"] == pytest.approx(float(table["swd"][0]), rel=1e-3)  # the same samples

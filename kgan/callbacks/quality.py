@@ -16,7 +16,8 @@ class QualityMetrics(keras.callbacks.Callback):
     """Scores `num_samples` generated images with a `kgan.eval.Evaluator` after every `every_n_epochs`-th epoch.
 
     The metrics (classifier_score, fcd, precision, recall, modes, class_kl,
-    label_accuracy for conditional models, the label-free sliced Wasserstein
+    label_accuracy for conditional models; none of these from a label-free
+    evaluator, `kgan.eval.Evaluator(None, ...)`), the label-free sliced Wasserstein
     distance swd and its levels swd_<size> for images of at least 16 px, and with
     held-out images the C_T copying statistics ct_pixels and ct_features) are added to the epoch's logs with
     `train_minutes`, the wall time spent training so far (scoring excluded,
@@ -72,10 +73,11 @@ class QualityMetrics(keras.callbacks.Callback):
         self.history.append({"epoch": epoch + 1, "train_minutes": train_minutes, **metrics})
         if logs is not None:
             logs.update(metrics, train_minutes=train_minutes)
-        if self._best_modes is not None and metrics["modes"] < self._best_modes:
-            log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
-                        metrics["modes"], self.evaluator.num_classes, self._best_modes)
-        self._best_modes = max(self._best_modes or 0, metrics["modes"])
+        if "modes" in metrics:  # not from a label-free evaluator
+            if self._best_modes is not None and metrics["modes"] < self._best_modes:
+                log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
+                            metrics["modes"], self.evaluator.num_classes, self._best_modes)
+            self._best_modes = max(self._best_modes or 0, metrics["modes"])
         threshold = getattr(self.evaluator, "copying_threshold", -3.0)
         for name in ("ct_pixels", "ct_features"):
             if metrics.get(name, 0.0) < threshold:

@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-from kgan.errors import ConfigError
+from kgan.errors import ClassifierBelowGate, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,12 @@ def train_classifier(images, labels, epochs=8, batch_size=128, seed=0, verbose=0
     return model, accuracy
 
 
+def _below_gate(accuracy, gate):
+    return ClassifierBelowGate(f"the reference classifier reached only {accuracy:.4f} held-out accuracy (needs >= "
+                               f"{gate:.4f}, set by nearest-class-mean on pixels): give it more (or cleaner) real "
+                               "images", accuracy=accuracy, gate=gate)
+
+
 def to_model_range(images):
     """uint8 [0, 255] or float [0, 1] images to float32 [-1, 1] (what the classifier takes)."""
     x = np.asarray(images)
@@ -190,10 +196,11 @@ def reference_classifier(images, labels, cache_dir, min_accuracy=None, verbose=0
 
     `labels=None`: unlabelled data; the classifier learns k-means cluster ids (`cluster_labels`).
     Returns `(model, info)` with `info` = {"checksum", "accuracy", "gate", "labels", "path", "trained"}
-    (`labels`: "classes" or "clusters"). Raises `ConfigError` if a freshly trained classifier stays
-    below `min_accuracy` held out (default: `accuracy_gate` of this data), too little or too odd
-    data to judge samples with. Train it on the images the generator trains on, never on the
-    held-out ones.
+    (`labels`: "classes" or "clusters"). Raises `kgan.errors.ClassifierBelowGate` (a `ConfigError`,
+    with `.accuracy` and `.gate`) if a freshly trained classifier stays below `min_accuracy` held
+    out (default: `accuracy_gate` of this data), too little or too odd data to judge samples with;
+    the verdict is cached too, so the next call with the same data raises at once. Train it on the
+    images the generator trains on, never on the held-out ones.
 
     Example:
 
@@ -217,29 +224,37 @@ def reference_classifier(images, labels, cache_dir, min_accuracy=None, verbose=0
     cache_dir = os.path.expanduser(os.fspath(cache_dir))
     path = os.path.join(cache_dir, f"classifier-v{VERSION}-{checksum[:16]}.keras")
     meta_path = path + ".json"
-    if os.path.isfile(path) and os.path.isfile(meta_path):
+    if os.path.isfile(meta_path):
         try:
             with open(meta_path) as f:
                 meta = json.load(f)
-            if meta.get("checksum") == checksum:
+            if meta.get("checksum") == checksum and meta.get("passed", True) is False and min_accuracy is None:
+                # trained on exactly this data before and below its gate: say so again without retraining
+                raise _below_gate(meta["accuracy"], meta["gate"])
+            if meta.get("checksum") == checksum and os.path.isfile(path):
                 model = keras.saving.load_model(path, compile=False)
                 return model, {**meta, "path": path, "trained": False}
-        except (OSError, ValueError) as e:  # a damaged cache entry: train again
+        except (OSError, ValueError, KeyError) as e:  # a damaged cache entry: train again
+            if isinstance(e, ClassifierBelowGate):
+                raise
             log.warning("ignoring the cached classifier %s: %s", path, e)
     log.info("training the reference classifier on %d real images (cached in %s)", len(images), cache_dir)
     model, accuracy = train_classifier(images, labels, verbose=verbose, augment=kind == "classes")
     gate = accuracy_gate(images, labels, clusters=kind == "clusters") if min_accuracy is None else float(min_accuracy)
     log.info("reference classifier: held-out accuracy %.4f (gate %.4f, on %s)", accuracy, gate, kind)
+    meta = {"checksum": checksum, "accuracy": accuracy, "gate": gate, "labels": kind, "num_images": int(len(images))}
     if accuracy < gate:
-        raise ConfigError(f"the reference classifier reached only {accuracy:.4f} held-out accuracy "
-                          f"(needs >= {gate:.4f}, set by nearest-class-mean on pixels): give it more "
-                          "(or cleaner) real images")
+        if min_accuracy is None:  # remembered: the next call with this data fails at once
+            from kgan.io import atomic_write
+
+            os.makedirs(cache_dir, exist_ok=True)
+            atomic_write(meta_path, json.dumps({**meta, "passed": False}, indent=2))
+        raise _below_gate(accuracy, gate)
     from kgan.io import atomic_write
 
     os.makedirs(cache_dir, exist_ok=True)
     tmp = path + ".tmp.keras"
     model.save(tmp)
     os.replace(tmp, path)
-    meta = {"checksum": checksum, "accuracy": accuracy, "gate": gate, "labels": kind, "num_images": int(len(images))}
     atomic_write(meta_path, json.dumps(meta, indent=2))
     return model, {**meta, "path": path, "trained": True}

@@ -139,7 +139,9 @@ class Evaluator:
     """Scores image sets against held-out real images with the reference classifier.
 
     Args:
-        classifier: a model from `reference_classifier` (softmax output, a `features` layer).
+        classifier: a model from `reference_classifier` (softmax output, a `features` layer), or None:
+            label-free, the metrics are then the SWD and the pixel C_T only (`label_free` is True), for data
+            on which no reference classifier passes its gate (`kgan.eval.run_evaluator` falls back to it).
         real_images: the real images (uint8, [0, 1] or [-1, 1]) that define the real side: held-out
             images the generator never trained on (`kgan.data.split`).
         train_images: the images the generator trained on. With them, `real_floor(n)` scores n of
@@ -167,48 +169,67 @@ class Evaluator:
     ev = Evaluator(clf, heldout_images, train_images)
     ev.evaluate(gan.generate(5000, seed=0))["fcd"], ev.real_floor(5000)["fcd"]
     ev.evaluate(gan.generate(5000, seed=0))["swd"], ev.real_floor(5000)["swd"]   # label-free
+    Evaluator(None, heldout_images, train_images).evaluate(samples)          # {'swd': .., 'swd_64': .., 'ct_pixels': ..}
     ```
     """
 
     def __init__(self, classifier, real_images, train_images=None, batch_size=1000, copying=True, swd=True):
-        import keras
-
         self.classifier = classifier
         self.batch_size = batch_size
-        self._embed = keras.Model(classifier.inputs[0], [classifier.get_layer(FEATURES_LAYER).output,
-                                                      classifier.outputs[0]])
-        self.num_classes = int(classifier.outputs[0].shape[-1])
-        self.real_features, self.real_probs = self.features(real_images)
-        self.num_real = len(self.real_features)
+        shape = np.asarray(real_images).shape
+        self.num_real = int(shape[0])
+        self.swd = swd_lib.SlicedWasserstein(_unit_range(real_images)) if swd and swd_applies(shape[1:]) else None
+        if classifier is None and self.swd is None and (train_images is None or not copying):
+            from kgan.errors import ConfigError
+
+            raise ConfigError(f"nothing to score {shape[1:]} images with: without a classifier the metrics are the "
+                              "SWD (images of at least 16 px on each side) and the pixel copying test (needs the "
+                              "training images)")
+        self._embed = None
+        self.num_classes = None
+        self.real_features = self.real_probs = None
+        if classifier is not None:
+            import keras
+
+            self._embed = keras.Model(classifier.inputs[0], [classifier.get_layer(FEATURES_LAYER).output,
+                                                          classifier.outputs[0]])
+            self.num_classes = int(classifier.outputs[0].shape[-1])
+            self.real_features, self.real_probs = self.features(real_images)
         self.train_features = self.train_probs = None
+        self._num_train = None if train_images is None else len(train_images)
         self.copying_tests = {}
         from kgan.eval.copying import THRESHOLD
 
         self.copying_threshold = THRESHOLD  # C_T below it flags copying (the callback reads it here)
         self._floors = {}
-        shape = np.asarray(real_images).shape
-        self.swd = swd_lib.SlicedWasserstein(_unit_range(real_images)) if swd and swd_applies(shape[1:]) else None
         self._train_images = train_images if self.swd is not None else None  # for the SWD floor
         if train_images is not None:
-            self.train_features, self.train_probs = self.features(train_images)
+            if classifier is not None:
+                self.train_features, self.train_probs = self.features(train_images)
             if copying:
                 from kgan.eval import copying as copying_lib
 
-                shape = np.asarray(real_images).shape[1:]
-                self.copying_tests = {
-                    "ct_pixels": copying_lib.CopyingTest(copying_lib.pixel_space(train_images),
-                                                         copying_lib.pixel_space(real_images),
-                                                         views=copying_lib.shifted_views(shape)),
-                    "ct_features": copying_lib.CopyingTest(self.train_features, self.real_features),
-                }
+                self.copying_tests["ct_pixels"] = copying_lib.CopyingTest(
+                    copying_lib.pixel_space(train_images), copying_lib.pixel_space(real_images),
+                    views=copying_lib.shifted_views(shape[1:]))
+                if classifier is not None:
+                    self.copying_tests["ct_features"] = copying_lib.CopyingTest(self.train_features,
+                                                                                self.real_features)
 
     @property
     def held_out(self):
         """True when the real side is held-out images (the generator never trained on them)."""
-        return self.train_features is not None
+        return self._num_train is not None
+
+    @property
+    def label_free(self):
+        """True without a classifier: the metrics are the SWD and the pixel C_T only."""
+        return self.classifier is None
 
     def features(self, images):
         """`(features [N, 128], probs [N, classes])` of images (uint8, [0, 1] or [-1, 1])."""
+        if self._embed is None:
+            raise ValueError("this Evaluator has no classifier (label-free): no classifier features")
         x = to_model_range(images)
         feats, probs = [], []
         for i in range(0, len(x), self.batch_size):
@@ -237,15 +258,18 @@ class Evaluator:
         return out
 
     def copying(self, images, feats=None):
-        """The C_T results (`kgan.eval.copying.CopyingTest`) of `images`: {"ct_pixels": {...}, "ct_features": {...}}."""
+        """The C_T results (`kgan.eval.copying.CopyingTest`) of `images`: {"ct_pixels": {...}, "ct_features": {...}}
+        (pixels only without a classifier)."""
         if not self.copying_tests:
             return {}
         from kgan.eval.copying import pixel_space
 
-        if feats is None:
-            feats, _ = self.features(images)
-        return {"ct_pixels": self.copying_tests["ct_pixels"](pixel_space(images)),
-                "ct_features": self.copying_tests["ct_features"](feats)}
+        out = {"ct_pixels": self.copying_tests["ct_pixels"](pixel_space(images))}
+        if "ct_features" in self.copying_tests:
+            if feats is None:
+                feats, _ = self.features(images)
+            out["ct_features"] = self.copying_tests["ct_features"](feats)
+        return out
 
     def evaluate(self, images, labels=None, details=None):
         """The metrics of `images` (see the module docstring) against the real (held-out) images.
@@ -255,8 +279,11 @@ class Evaluator:
         With training images, also `ct_pixels` and `ct_features` (C_T; < -3 flags copying).
         `details`: a dict that receives the copying test's per-sample results (for a picture).
         """
-        feats, probs = self.features(images)
-        out = self._score(feats, probs, self.real_features, labels)
+        feats = None
+        out = {}
+        if self.classifier is not None:
+            feats, probs = self.features(images)
+            out = self._score(feats, probs, self.real_features, labels)
         if self.swd is not None:
             out.update(self.swd.distance(_unit_range(images)))
         results = self.copying(images, feats)
@@ -275,18 +302,22 @@ class Evaluator:
         `num_images` in the result says how many were used. Without: one half of the real
         images against the other half.
         """
-        if self.train_features is None:
+        if not self.held_out:
             order = np.random.default_rng(1).permutation(self.num_real)
             a, b = order[: len(order) // 2], order[len(order) // 2 :]
-            out = self._score(self.real_features[a], self.real_probs[a], self.real_features[b])
+            out = {}
+            if self.classifier is not None:
+                out = self._score(self.real_features[a], self.real_probs[a], self.real_features[b])
             if self.swd is not None:
                 real = self.swd.reference
                 out.update(swd_lib.SlicedWasserstein(real[np.sort(b)], seed=self.swd.seed).distance(real[np.sort(a)]))
             return {**out, "num_images": int(len(a))}
-        n = min(int(num_samples or len(self.train_features)), len(self.train_features))
+        n = min(int(num_samples or self._num_train), self._num_train)
         if n not in self._floors:
-            pick = np.sort(np.random.default_rng(1).choice(len(self.train_features), n, replace=False))
-            out = self._score(self.train_features[pick], self.train_probs[pick], self.real_features)
+            pick = np.sort(np.random.default_rng(1).choice(self._num_train, n, replace=False))
+            out = {}
+            if self.classifier is not None:
+                out = self._score(self.train_features[pick], self.train_probs[pick], self.real_features)
             if self.swd is not None:
                 out.update(self.swd.distance(_unit_range(np.asarray(self._train_images)[pick])))
             self._floors[n] = {**out, "num_images": n}

@@ -8,11 +8,17 @@ on every image (no held-out part) gets the old reference, its own training
 images, and `Evaluator.held_out` is False: callers say so. The evaluator also
 reports the label-free SWD (`swd=True`, the default; `Evaluator`) against the
 same real side, for images of at least 16 px on each side.
+
+Unlabelled data on which the k-means-cluster classifier stays below its gate
+(e.g. photo crops, where pixel clusters have no clean borders): the evaluator is
+label-free (`Evaluator(None, ...)`: SWD and pixel C_T, against the same held-out
+images, with the same floor), a warning says why, and `info["labels"]` is "none".
+Labelled data below its gate is an error: the labels are there to be learned.
 """
 
 import logging
 
-from kgan.errors import DataError
+from kgan.errors import ClassifierBelowGate, DataError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ def run_evaluator(dataset, data_dir, data_split, cache_dir, copying=True, image_
     evaluator, info = run_evaluator("folder", "data/rgb64", workdir.read_data_split("runs/rgb64"), "~/.cache/kgan",
                                     image_size=(64, 64))
     info["labels"]                       # "clusters": an unlabelled folder; the classifier learned k-means ids
+                                         # ("none": it stayed below its gate, `evaluator.label_free`)
     evaluator.swd.names                  # ['swd_64', 'swd_32', 'swd_16']: the label-free SWD applies
     ```
     """
@@ -52,9 +59,19 @@ def run_evaluator(dataset, data_dir, data_split, cache_dir, copying=True, image_
     from kgan.eval.quality import Evaluator
 
     train, labels, heldout = run_images(dataset, data_dir, data_split, image_size=image_size)
-    classifier, info = reference_classifier(train, labels, cache_dir)
-    log.info("reference classifier %s: held-out accuracy %.4f (gate %.4f)", info["path"], info["accuracy"],
-             info.get("gate", float("nan")))
+    try:
+        classifier, info = reference_classifier(train, labels, cache_dir)
+        log.info("reference classifier %s: held-out accuracy %.4f (gate %.4f)", info["path"], info["accuracy"],
+                 info.get("gate", float("nan")))
+    except ClassifierBelowGate as e:
+        if labels is not None:
+            raise
+        classifier = None
+        info = {"labels": "none", "accuracy": e.accuracy, "gate": e.gate, "path": None,
+                "reason": f"the k-means-cluster classifier reached {e.accuracy:.4f} held-out accuracy, below its gate "
+                          f"{e.gate:.4f}"}
+        log.warning("%s: label-free metrics only (SWD and pixel C_T; no FCD, precision/recall or modes)",
+                    info["reason"])
     if heldout is None:
         log.warning("this run trained on every image of its data: the metrics compare samples with the images "
                     "it trained on (no held-out reference, no copying test); train with --holdout=0.2 for one")

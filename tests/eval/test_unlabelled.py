@@ -57,3 +57,59 @@ def test_sanity_sets_rank_as_with_labels(unlabelled, data):
     # Digits 0-4 still fill many of the pixel clusters: fewer modes, a lopsided histogram, some recall lost.
     assert collapsed["modes"] < 10 and collapsed["class_kl"] > 5 * floor["class_kl"] + 0.05
     assert collapsed["recall"] < floor["recall"] - 0.08
+
+
+def _blocky_folder(root, n=200, size=16, seed=0):
+    """An unlabelled folder of RGB images made of random 4x4 colour blocks: their pixel k-means clusters
+    are set by the block colours, which nearest-mean on 4x4-pooled pixels (the gate) reads exactly,
+    and which a CNN trained for a few steps on 80 images does not learn as well (like photo crops,
+    whose clusters follow their coarse colour layout): the cluster classifier stays below its gate."""
+    from PIL import Image
+
+    root.mkdir()
+    for i, image in enumerate(_blocks(n, size, seed)):
+        Image.fromarray(image).save(root / f"{i:03d}.png")
+    return root
+
+
+def _blocks(n, size=16, seed=0):
+    blocks = np.random.default_rng(seed).integers(0, 256, (n, 4, 4, 3), dtype=np.uint8)
+    return np.repeat(np.repeat(blocks, size // 4, axis=1), size // 4, axis=2)
+
+
+def test_below_its_gate_the_evaluator_falls_back_to_label_free_metrics_and_remembers(tmp_path, monkeypatch):
+    folder = _blocky_folder(tmp_path / "blocks")
+    split = kgan.data.split.plan("folder", data_dir=str(folder), holdout=0.5)
+    cache = tmp_path / "cache"
+    evaluator, info = ev.run_evaluator("folder", str(folder), split, cache)
+    print(info)
+    assert info["labels"] == "none" and info["accuracy"] < info["gate"] and "below its gate" in info["reason"]
+    assert evaluator.label_free and evaluator.held_out and evaluator.num_classes is None
+    train, _ = kgan.data.arrays("folder", data_dir=str(folder), with_labels=False, **split["train"])
+    heldout, _ = kgan.data.arrays("folder", data_dir=str(folder), with_labels=False, **split["heldout"])
+    floor = evaluator.real_floor(100)
+    new = evaluator.evaluate(_blocks(100, seed=1))  # new images from the same distribution
+    copies = evaluator.evaluate(train)
+    flat = evaluator.evaluate(np.full_like(heldout, 128))
+    assert set(new) == {"swd", "swd_16", "ct_pixels"}, new  # no classifier metrics
+    assert floor["num_images"] == 100 and "ct_pixels" not in floor
+    assert new["swd"] < 2 * floor["swd"] < flat["swd"]  # new noise at the floor, flat grey far above
+    assert copies["ct_pixels"] < evaluator.copying_threshold < new["ct_pixels"]
+    # The verdict is cached with the data's checksum: the next call says it again without training.
+    monkeypatch.setattr(ev.classifier, "train_classifier", lambda *a, **k: pytest.fail("trained again"))
+    with pytest.raises(kgan.errors.ClassifierBelowGate, match="below|only"):
+        ev.reference_classifier(train, None, cache)
+    assert ev.run_evaluator("folder", str(folder), split, cache)[1]["labels"] == "none"
+
+
+def test_labelled_data_below_its_gate_is_still_an_error(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (100, 16, 16, 1), dtype=np.uint8)
+    labels = np.arange(100) % 10  # labels that have nothing to do with the images
+    with pytest.raises(kgan.errors.ClassifierBelowGate, match="held-out accuracy"):
+        ev.reference_classifier(images, labels, tmp_path)
+
+
+def test_a_label_free_evaluator_needs_something_to_score(tmp_path):
+    small = np.zeros((10, 8, 8, 3), np.uint8)
+    with pytest.raises(kgan.errors.ConfigError, match="16 px"):
+        ev.Evaluator(None, small)
