@@ -68,7 +68,8 @@ class QualityMetrics(keras.callbacks.Callback):
         gan = self.model
         labels = gan.check_labels(None, self.num_samples) if getattr(gan, "num_classes", None) else None
         images = gan.generate(self.num_samples, seed=self.seed, labels=labels)
-        metrics = self.evaluator.evaluate(images, labels=labels)
+        details = {}
+        metrics = self.evaluator.evaluate(images, labels=labels, details=details)
         self.scoring_seconds += time.monotonic() - t0
         self.history.append({"epoch": epoch + 1, "train_minutes": train_minutes, **metrics})
         if logs is not None:
@@ -78,9 +79,11 @@ class QualityMetrics(keras.callbacks.Callback):
                 log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
                             metrics["modes"], self.evaluator.num_classes, self._best_modes)
             self._best_modes = max(self._best_modes or 0, metrics["modes"])
+        from kgan.eval.copying import verdict
+
         threshold = getattr(self.evaluator, "copying_threshold", -3.0)
-        for name in ("ct_pixels", "ct_features"):
-            if metrics.get(name, 0.0) < threshold:
+        for name, result in details.items():  # the C_T results, ct_pixels and ct_features
+            if verdict(result, threshold) == "copying":
                 log.warning("epoch %d: %s = %.2f < %g: the samples sit closer to training images than new real "
                             "images do (data copying?)", epoch + 1, name, metrics[name], threshold)
         log.info("epoch %d quality: %s", epoch + 1, _fmt(metrics))

@@ -33,6 +33,26 @@ import numpy as np
 
 THRESHOLD = -3.0  # the paper's: C_T below this flags data-copying
 MIN_SAMPLES = 20  # generated samples a cell needs to count (Π_τ with τ = 20/m)
+MIN_COVERAGE = 0.5  # the held-out share the counted cells must hold for a verdict
+
+
+def verdict(result, threshold=THRESHOLD, min_coverage=MIN_COVERAGE):
+    """"copying", "no copying" or "inconclusive ..." for a `CopyingTest` result.
+
+    C_T only compares samples with held-out images inside the cells the samples fill. When those cells
+    hold less than `min_coverage` of the held-out images (a collapsed or barely trained generator: e.g.
+    grey blobs all nearest one smooth training image), a low C_T says more about the collapse than about
+    copying, so there is no verdict.
+
+    Example:
+
+    >>> verdict({"ct": -5.0, "coverage": 0.9}), verdict({"ct": -5.0, "coverage": 0.2})[:12]
+    ('copying', 'inconclusive')
+    """
+    if not result["coverage"] >= min_coverage:
+        return (f"inconclusive (the samples fill cells holding {result['coverage']:.0%} of the held-out images: "
+                "collapsed or far from the data)")
+    return "copying" if result["ct"] < threshold else "no copying"
 
 
 def pixel_space(images):
@@ -138,7 +158,8 @@ class CopyingTest:
         return dist, idx
 
     def __call__(self, samples):
-        """`{"ct", "cell_z" [k] (NaN for cells left out), "cells_used", "distances", "nearest"}` for `samples`.
+        """`{"ct", "cell_z" [k] (NaN for cells left out), "cells_used", "coverage", "distances", "nearest"}` for
+        `samples`. `coverage`: the held-out share of the cells used (`verdict` needs half).
 
         `distances`/`nearest`: each sample's distance to, and index of, its nearest training image in its cell.
         """
@@ -156,7 +177,8 @@ class CopyingTest:
         else:
             w = self.heldout_share[used]
             ct = float((w * z[used]).sum() / w.sum())
-        return {"ct": ct, "cell_z": z, "cells_used": int(used.sum()), "distances": dist, "nearest": idx}
+        return {"ct": ct, "cell_z": z, "cells_used": int(used.sum()), "coverage": float(self.heldout_share[used].sum()),
+                "distances": dist, "nearest": idx}
 
 
 def copying_test(train, heldout, **kwargs):

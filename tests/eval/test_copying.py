@@ -104,3 +104,17 @@ def test_equal_n_floor_matches_new_real_images_and_the_unequal_floor_does_not(pa
     print(f"FD: new real {scored:.3f}, equal-N floor {floor:.3f}, half-vs-half floor {old:.3f}")
     assert floor == pytest.approx(scored, rel=0.15)
     assert old > 1.5 * scored
+
+
+def test_a_collapsed_generator_gets_no_copying_verdict(parts, pixel_test):
+    """1,000 copies of the mean digit fill cells holding ~13% of the held-out digits: no verdict, whatever
+    their C_T (a 10-step generator's grey blobs on 64 px photo crops got C_T -15 and were called copying
+    before). Replayed training digits are "copying", new real digits "no copying"."""
+    train, _, new = parts
+    blob = np.repeat(np.round(train.astype("float32").mean(0, keepdims=True)).astype("uint8"), 1000, axis=0)
+    collapsed = _ct(pixel_test, blob)
+    assert collapsed["coverage"] < copying.MIN_COVERAGE and copying.verdict(collapsed).startswith("inconclusive")
+    replay = _ct(pixel_test, train[:1000])
+    assert replay["coverage"] > 0.9 and copying.verdict(replay) == "copying"
+    fresh = _ct(pixel_test, new)
+    assert fresh["coverage"] > 0.9 and copying.verdict(fresh) == "no copying"
