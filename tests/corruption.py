@@ -39,8 +39,9 @@ RUNS = {
 }
 
 
-def tiny_idx(dest, mnist_dir, n=64):
-    """The first `n` real MNIST test images as an uncompressed IDX folder (fast to load and cluster)."""
+def tiny_idx(dest, mnist_dir, n=64, labels=False):
+    """The first `n` real MNIST test images (and their labels) as an uncompressed IDX folder (fast to load
+    and cluster)."""
     import gzip
 
     os.makedirs(dest, exist_ok=True)
@@ -48,6 +49,11 @@ def tiny_idx(dest, mnist_dir, n=64):
         header, pixels = f.read(16), f.read(n * 28 * 28)
     with open(os.path.join(dest, "t10k-images-idx3-ubyte"), "wb") as f:
         f.write(header[:4] + n.to_bytes(4, "big") + header[8:] + pixels)
+    if labels:
+        with gzip.open(os.path.join(mnist_dir, "t10k-labels-idx1-ubyte.gz")) as f:
+            header, values = f.read(8), f.read(n)
+        with open(os.path.join(dest, "t10k-labels-idx1-ubyte"), "wb") as f:
+            f.write(header[:4] + n.to_bytes(4, "big") + values)
     return dest
 
 
