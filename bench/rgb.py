@@ -3,12 +3,14 @@
     python bench/make_rgb_set.py --out data/rgb64 --size 64 --num 2000
     python bench/rgb.py --data_dir=data/rgb64 --minutes=10            # every variant, one after another
     python bench/rgb.py --data_dir=data/rgb64 --minutes=10 --only=0,1 # folder64.cfg and without DiffAugment
+    python bench/rgb.py --data_dir=data/rgb64 --minutes=3 --only=0,1,2,7 --seeds=3  # mean +- sd over seeds 0-2
     python bench/rgb.py --data_dir=data/rgb64 --steps=20 --only=0     # a smoke test of the script
 
 Each variant is flags/folder64.cfg plus a few flags (clusters on or off, mode seeking, DiffAugment,
-batch size), trained by train.py with `--holdout=0.2` (a seeded fifth of the folder, the same for
-every variant, is never trained on) into bench/results/rgb/<index>/ (started fresh) for `--minutes`
-of wall time (or exactly `--steps` generator steps). Then every run is scored in this process with
+batch size; `OFF`: the unconditional networks without clusters or mode seeking), trained by train.py with `--holdout=0.2` (a seeded fifth of the folder, the same for
+every variant, is never trained on) into bench/results/rgb/<index>-<seed>/ (started fresh) for
+`--minutes` of wall time (or exactly `--steps` generator steps), once per seed (`--seeds=N`: seeds
+0..N-1, each variant's seeds one after another; the table then shows mean +- sd). Then every run is scored in this process with
 one `kgan.eval` evaluator against the held-out images: the label-free multi-scale sliced
 Wasserstein distance (kgan.eval.swd, ×10³, lower is better) and the classifier-feature metrics of
 an unlabelled folder (the reference classifier learns k-means cluster ids of the training part:
@@ -32,15 +34,17 @@ REPO = os.path.dirname(HERE)
 FLAGFILE = "flags/folder64.cfg"
 HOLDOUT = 0.2
 
+OFF = ["--network=dcgan", "--clusters=0", "--mode_seeking=0"]  # unconditional, as folder64.cfg was before 2026-12-01
 VARIANTS = [
-    ("folder64.cfg: no clusters, no mode seeking, DiffAugment color,translation,cutout, batch 64", []),
+    ("folder64.cfg: 20 k-means clusters, mode seeking 0.1, DiffAugment color,translation,cutout, batch 64", []),
+    ("no clusters, no mode seeking", OFF),
+    ("no clusters, no mode seeking, no DiffAugment", [*OFF, "--diff_augment="]),
+    ("no clusters, no mode seeking, DiffAugment translation,cutout (no color)", [*OFF, "--diff_augment=translation,cutout"]),
+    ("no clusters, mode seeking 0.1", ["--network=dcgan", "--clusters=0"]),
+    ("20 k-means clusters, no mode seeking", ["--mode_seeking=0"]),
+    ("no clusters, no mode seeking, batch 32", [*OFF, "--batch_size=32"]),
+    ("no clusters, no mode seeking, batch 128", [*OFF, "--batch_size=128"]),
     ("no DiffAugment", ["--diff_augment="]),
-    ("DiffAugment translation,cutout (no color)", ["--diff_augment=translation,cutout"]),
-    ("mode seeking 0.1", ["--mode_seeking=0.1"]),
-    ("20 k-means clusters + mode seeking 0.1 (cdcgan, as flags/dcgan.cfg)",
-     ["--network=cdcgan", "--clusters=20", "--mode_seeking=0.1"]),
-    ("20 k-means clusters, no mode seeking", ["--network=cdcgan", "--clusters=20"]),
-    ("batch 32", ["--batch_size=32"]),
     ("batch 128", ["--batch_size=128"]),
 ]
 
@@ -56,14 +60,15 @@ def _flag(name, extra, default=None):
     return default
 
 
-def train(index, extra, args):
-    """Runs train.py for one variant; returns (run_dir, seconds) or None (reason printed)."""
-    out = os.path.join(args.results, "rgb", str(index))
+def train(index, extra, args, seed):
+    """Runs train.py for one variant and seed; returns (run_dir, seconds) or None (reason printed)."""
+    out = os.path.join(args.results, "rgb", f"{index}-{seed}")
     shutil.rmtree(out, ignore_errors=True)
     budget = ([f"--epochs=1", f"--steps_per_epoch={args.steps}"] if args.steps
               else [f"--max_minutes={args.minutes}", "--epochs=100000"])
     cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile={FLAGFILE}", f"--data_dir={args.data_dir}",
-           f"--output_dir={out}", "--progress=none", "--sample_every=10", f"--holdout={HOLDOUT}", *budget, *extra]
+           f"--output_dir={out}", "--progress=none", "--sample_every=10", f"--holdout={HOLDOUT}", *budget, *extra,
+           f"--seed={seed}"]
     start = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True,
                        text=True)
@@ -81,6 +86,7 @@ def main():
     p.add_argument("--steps", type=int, default=0, help="instead of --minutes: exactly this many generator steps")
     p.add_argument("--only", default="", help="comma-separated indices into the variant list (default: all)")
     p.add_argument("--num_samples", type=int, default=0, help="images to score (default: as many as the folder)")
+    p.add_argument("--seeds", type=int, default=1, help="train each variant with seeds 0..N-1")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     p.add_argument("--classifier_cache", default="~/.cache/kgan")
     args = p.parse_args()
@@ -124,8 +130,8 @@ def main():
         print(json.dumps(row), flush=True)
 
     rows = []
-    for index, name, extra in chosen:
-        trained = train(index, extra, args)
+    for index, name, extra, seed in [(*c, s) for c in chosen for s in range(args.seeds)]:
+        trained = train(index, extra, args, seed)
         if trained is None:
             continue
         out, seconds = trained
@@ -135,7 +141,7 @@ def main():
         steps = int(gan.g_optimizer.iterations.numpy())
         batch = int(_flag("batch_size", extra))
         samples = gan.generate(num_samples, seed=0)
-        row = {"variant": name, "flags": extra, "steps": steps, "seconds": round(seconds, 1),
+        row = {"variant": name, "flags": extra, "seed": seed, "steps": steps, "seconds": round(seconds, 1),
                "images_per_s": round(steps * batch / seconds, 1), **_rounded(evaluator.evaluate(samples))}
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -148,13 +154,29 @@ def main():
                    "classifier": {k: info.get(k) for k in ("labels", "accuracy", "gate")},
                    "budget": {"steps": args.steps} if args.steps else {"minutes": args.minutes},
                    "real_floor": floor, "sanity": sanity_rows, "runs": rows}, f, indent=2)
-    shown = [k for k in SHOWN if k in floor]
+    shown = [k for k in SHOWN if k in floor or any(k in r for r in rows + sanity_rows)]
     print(f"\n{num_samples} images each against the {evaluator.num_real} held-out images\n")
     print(f"| run | G steps | {' | '.join(shown)} |")
     print(f"| --- | --- | {' | '.join('---' for _ in shown)} |")
     print(f"| real floor: {floor['num_images']} training images | | {' | '.join(_cell(floor, k) for k in shown)} |")
-    for row in sanity_rows + rows:
+    for row in sanity_rows + (_over_seeds(rows) if args.seeds > 1 else rows):
         print(f"| {row['variant']} | {row.get('steps', '')} | {' | '.join(_cell(row, k) for k in shown)} |")
+
+
+def _over_seeds(rows):
+    """One row per variant: 'mean +- sd (n seeds)' strings for the metrics and steps."""
+    import numpy as np
+
+    out = []
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        group = [r for r in rows if r["variant"] == name]
+        row = {"variant": f"{name} ({len(group)} seeds)"}
+        for k in ("steps", *SHOWN):
+            values = [r[k] for r in group if k in r]
+            if values:
+                row[k] = f"{np.mean(values):.3g} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.2g}"
+        out.append(row)
+    return out
 
 
 SHOWN = ("swd", "swd_64", "swd_32", "swd_16", "fcd", "precision", "recall", "modes", "ct_pixels", "ct_features")
@@ -165,7 +187,9 @@ def _rounded(metrics):
 
 
 def _cell(row, key):
-    return f"{row[key]:.3g}" if key in row else ""
+    if key not in row:
+        return ""
+    return row[key] if isinstance(row[key], str) else f"{row[key]:.3g}"
 
 
 def _fmt(metrics):

@@ -18,6 +18,19 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# The files that take longest (pytest --durations, 2026-12-01), started first: pytest-xdist hands whole
+# files to its workers in collection order (pytest.ini: --dist loadfile --no-loadscope-reorder; its default
+# order, most tests first, left two-test files with a 2-minute fixture for the end, one core idle meanwhile).
+SLOW_FIRST = ("tests/test_distribute.py", "tests/eval/test_quality.py", "tests/eval/test_unlabelled.py",
+              "tests/test_faults.py", "tests/test_gan.py", "tests/test_train_cli.py", "tests/callbacks/test_guards.py",
+              "tests/test_cli.py", "tests/test_rgb_train.py", "tests/test_augment.py", "tests/export/test_export_cli.py",
+              "tests/test_cluster_preemption.py", "tests/test_learning.py", "tests/export/test_client.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest as collected
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
 
 

@@ -71,14 +71,15 @@ def test_folder64_flagfile_from_the_command_line(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     r = subprocess.run(
         [sys.executable, "train.py", "--flagfile=flags/folder64.cfg", f"--data_dir={folder}",
-         "--image_size=32,32", "--g_filters=16,8,8", "--d_filters=8,8,8", "--batch_size=8", "--epochs=1",
+         "--image_size=32,32", "--g_filters=16,8,8", "--d_filters=8,8,8", "--clusters=4", "--batch_size=8", "--epochs=1",
          "--steps_per_epoch=2", "--num_samples=4", f"--output_dir={out}", "--progress=none", "--eval_every=1",
          "--eval_samples=100", f"--classifier_cache={cache}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     config = json.load(open(out / "config.json"))
     assert config["image_shape"] == [32, 32, 3] and config["image_size"] == [32, 32]
-    assert config["diff_augment"] == "color,translation,cutout"
+    assert config["diff_augment"] == "color,translation,cutout" and config["network"] == "cdcgan"
+    assert config["mode_seeking"] == 0.1 and config["clusters"] == 4
     assert config["data_split"] == split  # the cached classifier is the run's
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert float(rows[-1]["swd"]) > 0 and float(rows[-1]["swd_32"]) > 0 and float(rows[-1]["swd_16"]) > 0
