@@ -79,11 +79,9 @@ class QualityMetrics(keras.callbacks.Callback):
                 log.warning("epoch %d: only %d of %d classes covered (was %d): mode collapse?", epoch + 1,
                             metrics["modes"], self.evaluator.num_classes, self._best_modes)
             self._best_modes = max(self._best_modes or 0, metrics["modes"])
-        from kgan.eval.copying import verdict
-
         threshold = getattr(self.evaluator, "copying_threshold", -3.0)
         for name, result in details.items():  # the C_T results, ct_pixels and ct_features
-            if verdict(result, threshold) == "copying":
+            if self.evaluator.copying_verdict(result) == "copying":
                 log.warning("epoch %d: %s = %.2f < %g: the samples sit closer to training images than new real "
                             "images do (data copying?)", epoch + 1, name, metrics[name], threshold)
         log.info("epoch %d quality: %s", epoch + 1, _fmt(metrics))

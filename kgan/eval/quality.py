@@ -271,6 +271,13 @@ class Evaluator:
             out["ct_features"] = self.copying_tests["ct_features"](feats)
         return out
 
+    def copying_verdict(self, result):
+        """"copying", "no copying" or "inconclusive ..." for one C_T result of `copying` (`kgan.eval.copying.verdict`
+        at this evaluator's threshold)."""
+        from kgan.eval.copying import verdict
+
+        return verdict(result, self.copying_threshold)
+
     def evaluate(self, images, labels=None, details=None):
         """The metrics of `images` (see the module docstring) against the real (held-out) images.
 
