@@ -11,7 +11,11 @@ training images only (labels if the data has them, else k-means clusters) and
 cached in `--classifier_cache`. For images of at least 16 px on each side it
 also prints the label-free multi-scale sliced Wasserstein distance (`swd`, and
 `swd_<size>` per pyramid level; `kgan.eval.swd`) against the same held-out
-images, with its floor. The output first says which metrics apply. Writes
+images, with its floor. Unlabelled images whose cluster classifier stays below
+its accuracy gate get those label-free metrics only (the SWD and the pixel C_T),
+and the output says so and why. A C_T verdict needs the samples to fill cells
+holding at least half of the held-out images ("inconclusive" otherwise:
+`kgan.eval.copying.verdict`). The output first says which metrics apply. Writes
 `<run_dir>/quality.json` and `<run_dir>/nearest.png` (the samples nearest to a
 training image, each beside it). A thin shell over `kgan.workdir.load_run` and
 `kgan.eval`; bad input ends with one line on stderr and exit code 2.
