@@ -32,7 +32,7 @@ common.import_tensorflow_quietly()
 
 from kgan import eval as eval_lib, workdir  # noqa: E402
 from kgan.data.split import describe  # noqa: E402
-from kgan.eval.copying import THRESHOLD, nearest_pairs_grid, verdict  # noqa: E402
+from kgan.eval.copying import THRESHOLD, nearest_pairs_grid  # noqa: E402
 from kgan.images import png_bytes  # noqa: E402
 from kgan.io import atomic_write  # noqa: E402
 
@@ -116,7 +116,8 @@ def _main(argv):
     for k, space in _SPACES:
         if k in result:
             r = details[k]
-            said = verdict(r, THRESHOLD).replace("copying", "COPYING", 1) if verdict(r) == "copying" else verdict(r)
+            said = evaluator.copying_verdict(r)
+            said = "COPYING" if said == "copying" else said
             print(f"| C_T ({space}) | {result[k]:.3g} | ~0 (new real images) | > {THRESHOLD:g}: {said} "
                   f"({r['cells_used']}/{len(r['cell_z'])} cells) |")
     if "ct_pixels" in details:
@@ -125,7 +126,8 @@ def _main(argv):
         nearest_path = workdir.path(FLAGS.run_dir, NEAREST)
         atomic_write(nearest_path, png_bytes(nearest_pairs_grid(samples, train_rows, r["distances"], r["nearest"])))
         print(f"\n{nearest_path}: the 32 samples nearest to a training image (pixels), each beside it")
-    copying = {k: {"ct": v["ct"], "cells_used": v["cells_used"], "coverage": v["coverage"], "verdict": verdict(v),
+    copying = {k: {"ct": v["ct"], "cells_used": v["cells_used"], "coverage": v["coverage"],
+                   "verdict": evaluator.copying_verdict(v),
                    "cell_z": [None if z != z else float(z) for z in v["cell_z"]]} for k, v in details.items()}
     atomic_write(workdir.path(FLAGS.run_dir, workdir.QUALITY),
                  json.dumps({"samples": result, "real_floor": floor, "num_samples": FLAGS.num_samples,

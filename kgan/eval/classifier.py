@@ -224,20 +224,21 @@ def reference_classifier(images, labels, cache_dir, min_accuracy=None, verbose=0
     cache_dir = os.path.expanduser(os.fspath(cache_dir))
     path = os.path.join(cache_dir, f"classifier-v{VERSION}-{checksum[:16]}.keras")
     meta_path = path + ".json"
+    meta = None
     if os.path.isfile(meta_path):
         try:
             with open(meta_path) as f:
                 meta = json.load(f)
-            if meta.get("checksum") == checksum and meta.get("passed", True) is False and min_accuracy is None:
-                # trained on exactly this data before and below its gate: say so again without retraining
-                raise _below_gate(meta["accuracy"], meta["gate"])
-            if meta.get("checksum") == checksum and os.path.isfile(path):
+            if meta.get("checksum") == checksum and meta.get("passed", True) and os.path.isfile(path):
                 model = keras.saving.load_model(path, compile=False)
                 return model, {**meta, "path": path, "trained": False}
-        except (OSError, ValueError, KeyError) as e:  # a damaged cache entry: train again
-            if isinstance(e, ClassifierBelowGate):
-                raise
+        except (OSError, ValueError) as e:  # a damaged cache entry: train again
             log.warning("ignoring the cached classifier %s: %s", path, e)
+            meta = None
+    if (meta and meta.get("checksum") == checksum and meta.get("passed") is False and min_accuracy is None
+            and {"accuracy", "gate"} <= set(meta)):
+        # trained on exactly this data before and below its gate: say so again without retraining
+        raise _below_gate(meta["accuracy"], meta["gate"])
     log.info("training the reference classifier on %d real images (cached in %s)", len(images), cache_dir)
     model, accuracy = train_classifier(images, labels, verbose=verbose, augment=kind == "classes")
     gate = accuracy_gate(images, labels, clusters=kind == "clusters") if min_accuracy is None else float(min_accuracy)
