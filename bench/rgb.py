@@ -113,7 +113,8 @@ def main():
     floor = evaluator.real_floor(num_samples)
     print(f"{len(train_images)} training and {evaluator.num_real} held-out images {train_images.shape[1:]}; "
           f"classifier on {info.get('labels')} (accuracy {info.get('accuracy', float('nan')):.3f}, gate "
-          f"{info.get('gate', float('nan')):.3f}); floor: " + _fmt(floor), flush=True)
+          f"{info.get('gate', float('nan')):.3f}; sanity sets' FCD over the floor's on its held-out part: "
+          f"{info.get('ranking')}); floor: " + _fmt(floor), flush=True)
 
     rng = np.random.default_rng(0)
     x = train_images.astype("float32")
@@ -151,7 +152,7 @@ def main():
     with open(os.path.join(args.results, "rgb.json"), "w") as f:
         json.dump({"data_dir": args.data_dir, "data_split": split, "training_images": len(train_images),
                    "heldout_images": evaluator.num_real, "num_samples": num_samples,
-                   "classifier": {k: info.get(k) for k in ("labels", "accuracy", "gate")},
+                   "classifier": {k: info.get(k) for k in ("labels", "accuracy", "gate", "ranking", "reason")},
                    "budget": {"steps": args.steps} if args.steps else {"minutes": args.minutes},
                    "real_floor": floor, "sanity": sanity_rows, "runs": rows}, f, indent=2)
     shown = [k for k in SHOWN if k in floor or any(k in r for r in rows + sanity_rows)]

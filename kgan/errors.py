@@ -16,11 +16,11 @@ class DataError(ConfigError):
 
 
 class ClassifierBelowGate(ConfigError):
-    """The reference classifier stayed below its held-out accuracy gate on this data (`accuracy`, `gate`)."""
+    """The reference classifier stayed below its gate on this data (`accuracy`, `gate`; `reason`: what failed)."""
 
-    def __init__(self, message, accuracy=None, gate=None):
+    def __init__(self, message, accuracy=None, gate=None, reason=None):
         super().__init__(message)
-        self.accuracy, self.gate = accuracy, gate
+        self.accuracy, self.gate, self.reason = accuracy, gate, reason or message
 
 
 class TrainingDiverged(RuntimeError):

@@ -95,8 +95,12 @@ def _main(argv):
     if evaluator.label_free:
         print(f"reference classifier: none ({info.get('reason')})")
     else:
+        ranking = info.get("ranking")
+        ranked = ("; sanity sets' FCD over the real floor's: " + ", ".join(f"{k} {v:g}x" for k, v in ranking.items())
+                  if ranking else "")
         print(f"reference classifier: trained on the run's training images ({info.get('labels', 'classes')}), "
-              f"held-out accuracy {info['accuracy']:.4f} (gate {info.get('gate', float('nan')):.4f}) ({info['path']})")
+              f"held-out accuracy {info['accuracy']:.4f} (gate {info.get('gate', float('nan')):.4f}{ranked}) "
+              f"({info['path']})")
     print(f"data: {describe(data_split)}")
     print(f"metrics: {_applies(evaluator, info)}")
     if evaluator.held_out:

@@ -10,7 +10,7 @@ reports the label-free SWD (`swd=True`, the default; `Evaluator`) against the
 same real side, for images of at least 16 px on each side.
 
 Unlabelled data on which the k-means-cluster classifier stays below its gate
-(e.g. photo crops, where pixel clusters have no clean borders): the evaluator is
+(too few images, or clusters it cannot learn; `kgan.eval.classifier`): the evaluator is
 label-free (`Evaluator(None, ...)`: SWD and pixel C_T, against the same held-out
 images, with the same floor), a warning says why, and `info["labels"]` is "none".
 Labelled data below its gate is an error: the labels are there to be learned.
@@ -68,8 +68,7 @@ def run_evaluator(dataset, data_dir, data_split, cache_dir, copying=True, image_
             raise
         classifier = None
         info = {"labels": "none", "accuracy": e.accuracy, "gate": e.gate, "path": None,
-                "reason": f"the k-means-cluster classifier reached {e.accuracy:.4f} held-out accuracy, below its gate "
-                          f"{e.gate:.4f}"}
+                "reason": f"the k-means-cluster classifier {e.reason}"}
         log.warning("%s: label-free metrics only (SWD and pixel C_T; no FCD, precision/recall or modes)",
                     info["reason"])
     if heldout is None:

@@ -33,6 +33,27 @@ def test_the_classifier_learns_clusters_above_its_data_dependent_gate(unlabelled
     _, info = unlabelled
     print(info)
     assert info["labels"] == "clusters" and info["accuracy"] >= info["gate"] > 0.5
+    # its features rank blurred, noisy and collapsed sets far above the real floor on its own held-out digits
+    assert set(info["ranking"]) == {"blurred", "noisy", "collapsed"}
+    assert min(info["ranking"].values()) >= ev.classifier.RANKING_FACTOR
+
+
+def test_features_blind_to_blur_fail_the_ranking(data):
+    """The ranking check rejects a feature space that cannot tell a sanity set from real digits: an image's mean
+    brightness (spread over 128 features) does not change when the image is blurred. (Pooled pixels would pass on
+    MNIST, where even they separate blur, noise and collapse by 2-40x; on photo crops they do not: ~1x.)"""
+    import keras
+
+    train = data[0][:2000]
+    clusters = ev.classifier.cluster_labels(train)
+    x = keras.Input((28, 28, 1))
+    mean = keras.layers.GlobalAveragePooling2D()(x)
+    features = keras.layers.Dense(128, name=ev.classifier.FEATURES_LAYER)(mean)
+    blind = keras.Model(x, keras.layers.Dense(10, activation="softmax", name="probs")(features))
+    ratios = ev.classifier.feature_ranking(blind, train, clusters)
+    print(ratios)
+    assert ratios["blurred"] < ev.classifier.RANKING_FACTOR <= ratios["collapsed"]  # darker and lighter clusters
+    assert ev.classifier.feature_ranking(blind, train[:400], clusters[:400]) is None  # 80 held out: too few to judge
 
 
 def test_sanity_sets_rank_as_with_labels(unlabelled, data):
@@ -83,7 +104,7 @@ def test_below_its_gate_the_evaluator_falls_back_to_label_free_metrics_and_remem
     cache = tmp_path / "cache"
     evaluator, info = ev.run_evaluator("folder", str(folder), split, cache)
     print(info)
-    assert info["labels"] == "none" and info["accuracy"] < info["gate"] and "below its gate" in info["reason"]
+    assert info["labels"] == "none" and info["accuracy"] < info["gate"] and "held-out accuracy" in info["reason"]
     assert evaluator.label_free and evaluator.held_out and evaluator.num_classes is None
     train, _ = kgan.data.arrays("folder", data_dir=str(folder), with_labels=False, **split["train"])
     heldout, _ = kgan.data.arrays("folder", data_dir=str(folder), with_labels=False, **split["heldout"])
