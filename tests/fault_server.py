@@ -1,6 +1,8 @@
-"""A fork server for tests/test_faults.py: runs train.py and kgan_cli/export.py in child processes to be killed.
+"""A fork server for the tests: runs kgan's scripts in child processes, without starting TensorFlow each time.
 
-Starting TensorFlow costs seconds; a loop of 20+ kills would spend most of its time there. This
+Used by tests/test_faults.py (children to be killed) and by the CLI tests (`tests/forkserver.py`'s
+`ForkServer.run`, a `subprocess.run` whose child forks from here). Starting TensorFlow costs ~4.5 s
+of CPU per process; a loop of 20+ kills, or the suite's ~100 command-line runs, would spend most of its time there. This
 server imports TensorFlow, Keras and kgan once (no TensorFlow op runs, so no runtime threads exist
 yet and fork is safe), then forks one child per request. A child runs the script exactly as
 `python <script> <args>` would (`runpy`, `__main__`, its own flags and TensorFlow runtime), with
@@ -9,9 +11,14 @@ request can also name a *kill point*: the child then SIGKILLs itself at that mom
 checkpoint or export write (see `KILL_POINTS`), writing `fault_server: SIGKILL at <point>` to its
 log first.
 
-Protocol: one JSON object per line on stdin, {"script", "argv", "log", "kill": [point, n] or null};
-the server answers on stdout {"pid": ...} at once and {"pid": ..., "exit": code} when the child
-ends (code -9 for SIGKILL). It exits when stdin closes.
+Protocol: one JSON object per line on stdin, {"script", "argv", "log", "kill": [point, n] or null}
+and optionally "module" (run `python -m <module>` instead of a script), "stdout" and "stderr" (separate
+files instead of "log"), "env" (the child's whole environment) and "cwd" (default: the repo); the
+server answers on stdout {"pid": ...} at once and {"pid": ..., "exit": code} when the child ends
+(code -9 for SIGKILL). It exits when stdin closes.
+
+What a fork cannot give a child: settings TensorFlow reads when it is imported (TF_CPP_MIN_LOG_LEVEL,
+the server's), and the start-up notices an import prints (tests of those keep real subprocesses).
 """
 
 import glob
@@ -168,19 +175,34 @@ KILL_POINTS = ("shard_written", "shard_half_written", "merge_half_done", "merged
 
 
 def _child(req):
-    fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
+    out, err = req.get("stdout") or req["log"], req.get("stderr") or req["log"]
+    for fd_number, path in ((1, out), (2, err)):
+        if fd_number == 2 and err == out:
+            os.dup2(1, 2)
+            continue
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        os.dup2(fd, fd_number)
+        os.close(fd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # not the server's protocol pipe
+    os.close(null)
+    sys.stdin = open(0)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     sys.stderr = os.fdopen(2, "w", buffering=1)
-    os.chdir(REPO)
+    if req.get("env") is not None:
+        os.environ.clear()
+        os.environ.update(req["env"])
+    os.chdir(req.get("cwd") or REPO)
     code = 1
     try:
         if req.get("kill"):
             _install(*req["kill"])
-        sys.argv = [req["script"], *req["argv"]]
-        runpy.run_path(req["script"], run_name="__main__")
+        if req.get("module"):
+            sys.argv = [req["module"], *req["argv"]]
+            runpy.run_module(req["module"], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = [req["script"], *req["argv"]]
+            runpy.run_path(req["script"], run_name="__main__")
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

@@ -35,6 +35,7 @@ import tensorflow as tf
 from kgan import callbacks, export, workdir
 
 from .conftest import MNIST_DIR, REPO
+from .forkserver import ForkServer, _exited
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 STEPS, EPOCHS = 4, 16
@@ -47,49 +48,6 @@ def _train_args(out, epochs=EPOCHS):
     return [f"--output_dir={out}", "--dataset=idx", f"--data_dir={MNIST_DIR}", "--network=dcgan",
             "--g_filters=16,8,4", "--d_filters=4,8", "--latent_dim=8", "--batch_size=16", f"--epochs={epochs}",
             f"--steps_per_epoch={STEPS}", "--checkpoint_every_steps=1", "--num_samples=4", "--progress=none"]
-
-
-class ForkServer:
-    """Talks to tests/fault_server.py: `start` a script in a fresh child, `wait` for its exit code."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fault_server.py")], cwd=REPO, env=ENV,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1)
-        assert json.loads(self.proc.stdout.readline()) == {"ready": True}
-        self.running = None
-
-    def start(self, script, argv, log, kill=None):
-        self.proc.stdin.write(json.dumps({"script": script, "argv": argv, "log": str(log), "kill": kill}) + "\n")
-        self.proc.stdin.flush()
-        self.running = json.loads(self.proc.stdout.readline())["pid"]
-        return self.running
-
-    def wait(self, pid, timeout=120):
-        # The server answers when the child ends; a hung child is killed after `timeout`.
-        deadline = time.time() + timeout
-        while not _exited(pid) and time.time() < deadline:
-            time.sleep(0.01)
-        if not _exited(pid):
-            os.kill(pid, signal.SIGKILL)
-        answer = json.loads(self.proc.stdout.readline())
-        assert answer["pid"] == pid
-        self.running = None
-        return answer["exit"]
-
-    def close(self):
-        if self.running and not _exited(self.running):  # a test failed between start and wait
-            os.kill(self.running, signal.SIGKILL)
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
-def _exited(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):  # reaped between the open and the read: ESRCH
-        return True
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,14 @@
-"""generate.py end to end in subprocesses: sample folders and .npz files, interpolation GIFs, one-line errors."""
+"""generate.py end to end in child processes (tests/forkserver.py): sample folders and .npz files, interpolation GIFs, one-line errors."""
 
 import dataclasses
 import json
 import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from tests import forkserver
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -40,9 +40,9 @@ def run(tmp_path_factory):
 
 
 def generate(*args, cwd=REPO):
+    """`python generate.py args` in a child forked with TensorFlow already imported (tests/forkserver.py)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(REPO / "generate.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return forkserver.run(REPO / "generate.py", args, cwd=cwd, env=env, timeout=300)
 
 
 def test_sample_folder_and_npz_match_the_library(run, tmp_path):

@@ -3,8 +3,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from kgan import training, workdir
 from kgan.config import TrainConfig
 from kgan.errors import ConfigError
+from tests import forkserver
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,12 +68,12 @@ def test_folder64_flagfile_from_the_command_line(tmp_path):
     out, folder, cache = tmp_path / "run", _mixed_folder(tmp_path / "im"), tmp_path / "classifier_cache"
     split = _cache_a_classifier(folder, cache)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    r = subprocess.run(
-        [sys.executable, "train.py", "--flagfile=flags/folder64.cfg", f"--data_dir={folder}",
+    r = forkserver.run(
+        "train.py", ["--flagfile=flags/folder64.cfg", f"--data_dir={folder}",
          "--image_size=32,32", "--g_filters=16,8,8", "--d_filters=8,8,8", "--clusters=4", "--batch_size=8", "--epochs=1",
          "--steps_per_epoch=2", "--num_samples=4", f"--output_dir={out}", "--progress=none", "--eval_every=1",
          "--eval_samples=100", f"--classifier_cache={cache}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     config = json.load(open(out / "config.json"))
     assert config["image_shape"] == [32, 32, 3] and config["image_size"] == [32, 32]
@@ -84,8 +83,8 @@ def test_folder64_flagfile_from_the_command_line(tmp_path):
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert float(rows[-1]["swd"]) > 0 and float(rows[-1]["swd_32"]) > 0 and float(rows[-1]["swd_16"]) > 0
 
-    r = subprocess.run([sys.executable, "evaluate.py", f"--run_dir={out}", "--num_samples=100",
-                        f"--classifier_cache={cache}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    r = forkserver.run("evaluate.py", [f"--run_dir={out}", "--num_samples=100", f"--classifier_cache={cache}"], env=env,
+                       timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     print(r.stdout)
     assert "metrics: classifier-feature metrics with no labels: the classifier's" in r.stdout
@@ -108,12 +107,12 @@ def test_folder64_flagfile_from_the_command_line(tmp_path):
     for meta in cache.glob("*.keras.json"):
         record = {**json.load(open(meta)), "accuracy": 0.31, "gate": 0.9, "passed": False}
         (below / meta.name).write_text(json.dumps(record))
-    r = subprocess.run([sys.executable, "evaluate.py", f"--run_dir={out}", "--num_samples=100",
-                        f"--classifier_cache={below}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    r = forkserver.run("evaluate.py", [f"--run_dir={out}", "--num_samples=100", f"--classifier_cache={below}"], env=env,
+                       timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     print(r.stdout)
-    assert "reference classifier: none (the k-means-cluster classifier reached 0.3100 held-out accuracy, below " \
-           "its gate 0.9000)" in r.stdout
+    assert "reference classifier: none (the k-means-cluster classifier reached only 0.3100 held-out accuracy " \
+           "(needs >= 0.9000" in r.stdout
     assert "metrics: label-free only" in r.stdout and "no FCD" in r.stdout
     rows = {line.split("|")[1].strip() for line in r.stdout.splitlines() if line.startswith("| ")}
     assert {"swd", "swd_32", "swd_16", "C_T (pixels, shift-tolerant by 1 px)"} <= rows and "fcd" not in rows

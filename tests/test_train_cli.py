@@ -10,15 +10,22 @@ import time
 
 import pytest
 
+from tests import forkserver
 from tests.conftest import REPO
 
 TINY = ["--network=mlp", "--g_filters=32", "--d_filters=32", "--batch_size=32", "--latent_dim=16"]
 
 
 def run(args, cwd=REPO, timeout=300):
+    """`python train.py args` in a child forked with TensorFlow already imported (tests/forkserver.py)."""
+    return forkserver.run(REPO / "train.py", args, cwd=cwd, timeout=timeout)
+
+
+def run_fresh(args, timeout=300):
+    """`python train.py args` in a new interpreter: what a user's shell starts (TensorFlow's import included)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def _hashes(root):
@@ -145,6 +152,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     r = run([*TINY, "--data_dir=/nonexistent/unused", f"--output_dir={tmp_path / 'run'}", *args])
     assert r.returncode == 2, r.stderr[-2000:]
     _assert_one_line_error(r.stderr, message)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_input_from_a_fresh_interpreter_is_exactly_one_line(tmp_path):
+    """As a user's shell runs it: TensorFlow's start-up notices (printed while it is imported, which the
+    forked children above skip) stay off stderr; the error is its one error line, the last."""
+    r = run_fresh([*TINY, "--data_dir=/nonexistent/unused", f"--output_dir={tmp_path / 'run'}", "--batch_size=0"])
+    assert r.returncode == 2, r.stderr[-2000:]
+    _assert_one_line_error(r.stderr, "batch_size must be a positive integer, got 0")
+    for notice in ("oneDNN", "port.cc", "absl::InitializeLog", "cuda", "E0000"):
+        assert notice not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / "run").exists()
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 from kgan import export
 from kgan.errors import ConfigError
 from kgan.serving import rest
+from tests import forkserver
 
 from .fake_serving import FakeTFServing
 from .helpers import LATENT_DIM, REPO, assert_one_line_error
@@ -108,17 +109,8 @@ def _client_cmd(*args):
 
 
 def _run_all(cmds, timeout=240):
-    """Runs the commands concurrently (the machine has 2 cores; each pays TensorFlow's import)."""
-    import os
-
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    procs = [subprocess.Popen(c, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for c in cmds]
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=timeout)
-        out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
-    return out
+    """Runs the commands one after another, each in a child forked with TensorFlow imported (tests/forkserver.py)."""
+    return [forkserver.run_cmd(c, timeout=timeout) for c in cmds]
 
 
 def _png(path):

@@ -1,14 +1,15 @@
-"""kgan-export (kgan_cli/export.py) end to end, in subprocesses: the default layout, and one-line errors that change nothing."""
+"""kgan-export (kgan_cli/export.py) end to end, in child processes (tests/forkserver.py): the default layout, and one-line errors that change nothing."""
 
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from .helpers import REPO, assert_one_line_error, tree_hashes
+from tests import forkserver
+
+from .helpers import assert_one_line_error, tree_hashes
 
 
 def _cmd(*args):
@@ -16,14 +17,8 @@ def _cmd(*args):
 
 
 def _run_all(cmds, timeout=300):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    procs = [subprocess.Popen(c, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for c in cmds]
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=timeout)
-        out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
-    return out
+    """Runs the commands one after another, each in a child forked with TensorFlow imported (tests/forkserver.py)."""
+    return [forkserver.run_cmd(c, timeout=timeout) for c in cmds]
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +88,17 @@ def test_export_cli_bad_input_is_one_line_exit_2_and_changes_nothing(run_copy, t
         assert_one_line_error(r, message)
     assert tree_hashes(base) == before and sorted(os.listdir(base)) == ["kgan"]
     assert a_file.read_text() == "x" and os.listdir(no_ckpt) == ["config.json"]
+
+
+def test_export_cli_bad_input_from_a_fresh_interpreter_is_exactly_one_line(tmp_path):
+    """As a user's shell runs it: TensorFlow's start-up notices (printed while it is imported, which the forked
+    children above skip) stay off stderr, which holds the one error line only."""
+    import subprocess
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    r = subprocess.run(_cmd(f"--run_dir={tmp_path / 'nothing_here'}"), cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert_one_line_error(r, "holds no training run")
 
 
 def test_manifest_omits_a_run_outside_the_export(tmp_path):
