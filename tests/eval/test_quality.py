@@ -175,8 +175,8 @@ def test_metric_helpers_on_known_inputs():
 
 
 def test_training_raises_the_classifier_score_and_the_callback_logs_it(real, evaluator, mnist_dir, split, tmp_path):
-    """The recipe's direction, quickly: 300 steps of flags/dcgan.cfg's settings (self-conditioned on 100
-    k-means clusters, mode seeking 0.1) on real digits lift the score well above its start."""
+    """The recipe's direction, quickly: 150 steps of flags/dcgan.cfg's settings (self-conditioned on 100
+    k-means clusters, mode seeking 0.1) on real digits lift the score well above its start (300 steps: 1.0 to 7.4)."""
     keras.utils.set_random_seed(0)
     centroids, prior = kgan.features.fit_clusters(real[0], 100, seed=0)
     ds = kgan.features.label_batches(kgan.data.load("mnist", data_dir=mnist_dir, batch_size=64, seed=0,
@@ -188,7 +188,7 @@ def test_training_raises_the_classifier_score_and_the_callback_logs_it(real, eva
     gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5), mode_seeking=0.1)
     before = evaluator.evaluate(gan.generate(2000, seed=1))
     quality = kgan.callbacks.QualityMetrics(evaluator, every_n_epochs=1, num_samples=2000, seed=1)
-    history = gan.fit(ds, epochs=2, steps_per_epoch=150, verbose=0,
+    history = gan.fit(ds, epochs=2, steps_per_epoch=75, verbose=0,
                       callbacks=[quality, keras.callbacks.CSVLogger(str(tmp_path / "m.csv"))])
     after = quality.history[-1]
     print(f"classifier score {before['classifier_score']:.2f} -> {after['classifier_score']:.2f}")
