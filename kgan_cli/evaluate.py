@@ -32,6 +32,7 @@ common.import_tensorflow_quietly()
 
 from kgan import eval as eval_lib, workdir  # noqa: E402
 from kgan.data.split import describe  # noqa: E402
+from kgan.eval.classifier import format_ranking  # noqa: E402
 from kgan.eval.copying import THRESHOLD, nearest_pairs_grid  # noqa: E402
 from kgan.images import png_bytes  # noqa: E402
 from kgan.io import atomic_write  # noqa: E402
@@ -96,8 +97,7 @@ def _main(argv):
         print(f"reference classifier: none ({info.get('reason')})")
     else:
         ranking = info.get("ranking")
-        ranked = ("; sanity sets' FCD over the real floor's: " + ", ".join(f"{k} {v:g}x" for k, v in ranking.items())
-                  if ranking else "")
+        ranked = f"; sanity sets' FCD over the real floor's: {format_ranking(ranking)}" if ranking else ""
         print(f"reference classifier: trained on the run's training images ({info.get('labels', 'classes')}), "
               f"held-out accuracy {info['accuracy']:.4f} (gate {info.get('gate', float('nan')):.4f}{ranked}) "
               f"({info['path']})")

@@ -200,6 +200,17 @@ def feature_ranking(model, images, clusters, seed=0):
     return {name: round(evaluator.evaluate(x)["fcd"] / max(floor, 1e-9), 2) for name, x in sets.items()}
 
 
+def format_ranking(ranking):
+    """`feature_ranking`'s ratios as text.
+
+    Example:
+
+    >>> format_ranking({"blurred": 2.34, "noisy": 3.91, "collapsed": 10.51})
+    'blurred 2.34x, noisy 3.91x, collapsed 10.51x'
+    """
+    return ", ".join(f"{k} {v:g}x" for k, v in ranking.items())
+
+
 def train_classifier(images, labels, epochs=8, batch_size=128, seed=0, verbose=0, augment=True):
     """Trains the reference CNN on 80% of `images` (uint8 or [-1, 1]); returns `(model, held-out accuracy)`.
 
@@ -237,7 +248,7 @@ def _below_gate(meta):
                   "on pixels)")
     else:  # a cluster classifier above its accuracy gate whose features did not rank the sanity sets
         ranking = meta.get("ranking")
-        shown = ", ".join(f"{k} {v:g}x" for k, v in ranking.items()) if ranking else "too few held-out images"
+        shown = format_ranking(ranking) if ranking else "too few held-out images"
         reason = (f"features do not rank the sanity sets (their FCD over the real floor's: {shown}; needs >= "
                   f"{RANKING_FACTOR:g}x each, on >= {MIN_RANKING_IMAGES} held-out images)")
     return ClassifierBelowGate(f"the reference classifier {reason}: give it more (or cleaner) real images",
