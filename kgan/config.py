@@ -123,6 +123,9 @@ class TrainConfig:
     diff_augment: str = setting("", "DiffAugment policy (Zhao et al. 2020; kgan.augment): comma-separated color, "
                                 "translation, cutout; every image D sees, real and fake, is augmented differentiably "
                                 "(small datasets). Empty = off.", _diff_augment)
+    share_fakes: bool = setting(False, "G's update scores the fakes of the last D update (judged by the updated D) "
+                                "instead of generating its own: one G forward pass per step instead of two "
+                                "(as the PyTorch DCGAN example).")
     label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
                                      checks.fraction)
     instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)

@@ -165,6 +165,7 @@ class GAN(keras.Model):
         instance_noise_steps=10_000,
         mode_seeking=0.0,
         diff_augment=None,
+        share_fakes=False,
         **kwargs,
     ):
         """Configures training.
@@ -191,6 +192,11 @@ class GAN(keras.Model):
             diff_augment: a DiffAugment policy (`kgan.augment`), e.g.
                 "color,translation,cutout": every image D sees, real and fake, in D's and
                 G's steps and inside the penalties, is augmented differentiably (None = off).
+            share_fakes: the generator update scores the last discriminator update's fakes
+                (with D after that update) instead of generating a new batch: one G forward
+                pass per step instead of two, as the PyTorch DCGAN example does
+                (https://github.com/pytorch/examples/tree/main/dcgan). The fakes are drawn
+                as the G step draws them (paired for mode seeking).
 
         Under a `mixed_float16` policy both optimizers are wrapped in
         `LossScaleOptimizer` and both losses scaled (Keras wraps only one).
@@ -218,6 +224,9 @@ class GAN(keras.Model):
         self.instance_noise_steps = int(instance_noise_steps)
         self.mode_seeking = float(mode_seeking)
         self.diff_augment = augment.DiffAugment.get(diff_augment)
+        if not isinstance(share_fakes, bool):
+            raise ConfigError(f"share_fakes must be True or False, got {share_fakes!r}")
+        self.share_fakes = share_fakes
         if clip_value is None and self.loss_name == "wasserstein" and not self.gradient_penalty:
             clip_value = 0.01
         if clip_value is not None and not clip_value > 0:
@@ -401,10 +410,16 @@ class GAN(keras.Model):
         grads = tape.gradient(scaled_loss, network.trainable_variables)
         optimizer.apply_gradients(zip(grads, network.trainable_variables))
 
-    def _d_step(self, real, real_labels, local_batch):
-        """One discriminator update; returns what the logs and the G step need."""
-        z, fake_labels = self._fake_inputs(local_batch)
-        fake = self._G(z, fake_labels, training=True)
+    def _d_step(self, real, real_labels, local_batch, fakes=None):
+        """One discriminator update; returns what the logs and the G step need.
+
+        `fakes`: `(images, labels)` to judge (`share_fakes`); default: a batch generated here.
+        """
+        if fakes is None:
+            z, fake_labels = self._fake_inputs(local_batch)
+            fake = self._G(z, fake_labels, training=True)
+        else:
+            fake, fake_labels = fakes
         real_in, fake_in = real, fake
         if self.instance_noise:
             real_in = self._with_instance_noise(real, local_batch)
@@ -418,20 +433,36 @@ class GAN(keras.Model):
         self._apply(tape, scaled, self.d_optimizer, self.discriminator)
         return dict(d_per_example=d_per_example, penalty=penalty, real_logits=real_logits, fake_logits=fake_logits)
 
+    def _g_objective(self, fake, z, labels, real_logits, local_batch):
+        """The generator's scaled loss on its `fake` batch (inside its tape), and what the logs need."""
+        _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), self._D(fake, labels))
+        objective = g_per_example
+        ms = None
+        if self.mode_seeking:
+            ms, ms_per_example = self._mode_seeking(fake, z, local_batch)
+            objective = g_per_example + ms_per_example
+        scaled = self._scaled(self.g_optimizer, tf.nn.compute_average_loss(objective))
+        return scaled, dict(g_per_example=g_per_example, mode_seeking=ms)
+
     def _g_step(self, real_logits, local_batch):
         """One generator update (the real logits of the last D step feed relativistic losses)."""
         z, labels = self._fake_inputs(local_batch, g_step=True)
-        ms = None
         with tf.GradientTape() as tape:
             fake = self._G(z, labels, training=True)
-            _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), self._D(fake, labels))
-            objective = g_per_example
-            if self.mode_seeking:
-                ms, ms_per_example = self._mode_seeking(fake, z, local_batch)
-                objective = g_per_example + ms_per_example
-            scaled = self._scaled(self.g_optimizer, tf.nn.compute_average_loss(objective))
+            scaled, g = self._g_objective(fake, z, labels, real_logits, local_batch)
         self._apply(tape, scaled, self.g_optimizer, self.generator)
-        return dict(g_per_example=g_per_example, mode_seeking=ms)
+        return g
+
+    def _shared_step(self, real, real_labels, local_batch):
+        """`share_fakes`: one generated batch for the last D update and then the G update."""
+        z, labels = self._fake_inputs(local_batch, g_step=True)
+        with tf.GradientTape() as tape:
+            fake = self._G(z, labels, training=True)
+            with tape.stop_recording():  # D's update is not part of G's gradient
+                d = self._d_step(real, real_labels, local_batch, fakes=(tf.stop_gradient(fake), labels))
+            scaled, g = self._g_objective(fake, z, labels, d["real_logits"], local_batch)
+        self._apply(tape, scaled, self.g_optimizer, self.generator)
+        return d, g
 
     def _update_ema(self):
         """ema ← d·ema + (1 − d)·w for the generator's weights (statistics are copied).
@@ -472,11 +503,14 @@ class GAN(keras.Model):
         return _for_keras_reduction(logs)
 
     def train_step(self, data):
-        """`d_steps` discriminator updates, then one generator update."""
+        """`d_steps` discriminator updates, then one generator update (`share_fakes`: on the last D update's fakes)."""
         real, real_labels, local_batch = self._real_batch(data)
-        for _ in range(self.d_steps):
+        for _ in range(self.d_steps - self.share_fakes):
             d = self._d_step(real, real_labels, local_batch)
-        g = self._g_step(d["real_logits"], local_batch)
+        if self.share_fakes:
+            d, g = self._shared_step(real, real_labels, local_batch)
+        else:
+            g = self._g_step(d["real_logits"], local_batch)
         if self.ema_generator is not None:
             self._update_ema()
         return self._logs(d, g)
@@ -626,6 +660,7 @@ class GAN(keras.Model):
             "instance_noise_steps": self.instance_noise_steps,
             "mode_seeking": self.mode_seeking,
             "diff_augment": self.diff_augment.policy if self.diff_augment is not None else None,
+            "share_fakes": self.share_fakes,
         }
 
     def save(self, filepath, *args, **kwargs):

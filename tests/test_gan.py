@@ -87,8 +87,9 @@ def test_two_replicas_make_the_same_update_as_one_device(loss, two_replicas):
         dict(loss="non_saturating", label_smoothing=0.1, instance_noise=0.2),
         dict(loss="hinge", ema_decay=0.9),
         dict(loss="hinge", spectral_norm=True),
+        dict(loss="relativistic_average", share_fakes=True, instance_noise=0.2),
     ],
-    ids=["wgan_gp", "lazy_r1", "smoothing_instance_noise", "ema", "spectral_norm"],
+    ids=["wgan_gp", "lazy_r1", "smoothing_instance_noise", "ema", "spectral_norm", "share_fakes"],
 )
 def test_two_replicas_equal_one_device_with_penalties_and_tricks(options, two_replicas):
     options = dict(options)
@@ -381,6 +382,47 @@ def test_self_conditioned_d_sees_the_real_ids_and_the_ones_g_derived():
     np.testing.assert_array_equal(g_step, ids(seen_z[-1]))
     assert len(set(g_step.tolist())) > 1  # a real mix of clusters, not one forced id
     np.testing.assert_array_equal(g_step[0::2], g_step[1::2])  # mode-seeking pairs share z_0, hence a cluster
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_share_fakes_scores_the_d_steps_fakes_with_the_updated_d(share):
+    """`share_fakes`: G is run once per step, and its update scores the very fakes of the last D update,
+    judged by D after that update; without it, G's update draws and scores a batch of its own."""
+    fakes, judged = [], []
+
+    def Record(into):  # a pass-through layer that keeps what it saw (eager calls)
+        class _Record(keras.layers.Layer):
+            def call(self, x):
+                if tf.executing_eagerly():
+                    into.append(keras.ops.convert_to_numpy(x))
+                return x
+
+        return _Record()
+
+    keras.utils.set_random_seed(0)
+    gan = _self_conditioned_gan(prior=[0.1, 0.2, 0.3, 0.4])
+    gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05), loss="hinge", mode_seeking=1.0, d_steps=2,
+                share_fakes=share)
+    inner_d, inner_g = gan.discriminator, gan.generator
+    x, y = keras.Input((28, 28, 1)), keras.Input((), dtype="int32")
+    gan.discriminator = keras.Model([x, y], Record(judged)(inner_d([Record(fakes)(x), y])))
+    z = keras.Input((LATENT,))
+    g_calls = []
+    gan.generator = keras.Model(z, Record(g_calls)(inner_g(z)))
+    images = np.random.RandomState(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    gan.train_step((tf.constant(images), tf.constant(np.random.RandomState(1).randint(0, 4, 16).astype("int32"))))
+
+    # Two D updates (each one call on [real; fake]), then G's call on its fakes.
+    assert [len(f) for f in fakes] == [32, 32, 16]
+    assert len(g_calls) == (2 if share else 3)
+    last_d_fakes, g_fakes = fakes[1][16:], fakes[2]
+    if share:
+        np.testing.assert_array_equal(g_fakes, last_d_fakes)
+        # D moved in between: the same images score differently in G's update.
+        assert np.abs(judged[2] - judged[1][16:]).max() > 1e-4
+        np.testing.assert_array_equal(g_fakes, g_calls[1])
+    else:
+        assert np.abs(g_fakes - last_d_fakes).max() > 0.1
 
 
 def test_self_conditioned_gan_errors_name_what_is_missing():
