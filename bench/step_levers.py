@@ -13,14 +13,22 @@ baseline (the median of per-round ratios). Variants (`--variants`, comma-separat
 - `jit`: `jit_compile=True` (XLA);
 - `b<N>`: global batch N (images/s; the quality at that batch is a separate question);
 - `b<N>spe<M>`: both;
+- `share`: `share_fakes=True` (G's update scores the D update's fakes: one G forward pass per step);
+- `bf16`: the `mixed_bfloat16` Keras policy (bfloat16 compute, float32 weights; oneDNN runs bfloat16
+  convolutions on AMX where the CPU has it);
+- combinations in the order b<N>, spe<N>, share, bf16, jit, e.g. `b128share`, `sharebf16`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
-  (bench/throughput.py's reference): the issue's yardstick. Its ratio is the recipe's images/s over it.
+  (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
+  so in inference mode (no dropout, frozen BatchNorm statistics);
+- `tf_tutorial`: the same with `training=True`, as the TF DCGAN tutorial's step calls its networks: the
+  issue's yardstick. A tutorial row's ratio is its images/s over the baseline's.
 
 Thread settings cannot change inside a process: `--intra_op=N --inter_op=M` runs every variant with
 them (compare with a run without them, in a separate invocation).
 Nothing is timed in the test suite; this is a benchmark.
 """
 
+import dataclasses
 import os
 import re
 import statistics
@@ -45,12 +53,15 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    m = re.fullmatch(r"(?:b(\d+))?(?:spe(\d+))?", variant)
-    if variant in ("base", "jit", "tutorial"):
-        return {"jit": variant == "jit"}
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, spe<N>, share, bf16, jit."""
+    m = re.fullmatch(r"(?:b(\d+))?(?:spe(\d+))?(share)?(bf16)?(jit)?", variant)
+    if variant in ("base", "tutorial", "tf_tutorial"):
+        return {}
     if not m or not any(m.groups()):
-        raise SystemExit(f"unknown variant {variant!r}: base, jit, tutorial, b<N>, spe<N>, b<N>spe<M>")
-    return {"batch": int(m.group(1)) if m.group(1) else None, "spe": int(m.group(2)) if m.group(2) else 1}
+        raise SystemExit(f"unknown variant {variant!r}: base, tutorial, or in this order b<N>, spe<N>, share, bf16, "
+                         "jit (e.g. b128share)")
+    return {"batch": int(m.group(1)) if m.group(1) else None, "spe": int(m.group(2)) if m.group(2) else 1,
+            "share": bool(m.group(3)), "bf16": bool(m.group(4)), "jit": bool(m.group(5))}
 
 
 def main(argv):
@@ -87,16 +98,20 @@ def main(argv):
     models = {}
     for name in FLAGS.variants.split(","):
         keras.utils.set_random_seed(config.seed)
-        if name == "tutorial":
+        if name in ("tutorial", "tf_tutorial"):
             ds = data.load(config.dataset, batch_size=256, data_dir=config.data_dir, seed=config.seed)
             for _ in ds:
                 pass
-            models[name] = (build_tutorial("reference"), ds.repeat(), 256)
+            kind = "reference" if name == "tutorial" else "reference_training"
+            models[name] = (build_tutorial(kind), ds.repeat(), 256)
             continue
         v = _parse(name)
         batch = v.get("batch") or config.batch_size
-        gan = training.build_gan(config, data.image_shape(dataset(config.batch_size)), prior,
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else "float32")
+        gan = training.build_gan(dataclasses.replace(config, share_fakes=v.get("share", config.share_fakes)),
+                                 data.image_shape(dataset(config.batch_size)), prior,
                                  jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))
+        keras.mixed_precision.set_global_policy("float32")
         models[name] = (gan, dataset(batch), batch)
     for name, (m, ds, batch) in models.items():  # trace and warm up
         spe = getattr(m, "steps_per_execution", 1) or 1
