@@ -4,7 +4,8 @@
     python bench/seeds.py --seeds=3 --epochs=1 --steps_per_epoch=5 --num_samples=1000   # a smoke test
 
 Trains `flags/dcgan.cfg` (the default recipe), `flags/dcgan_plain.cfg` (the plain DCGAN) and
-`flags/cdcgan.cfg` (the recipe with labels) with `--seed=0..N-1` at the same budget each, with
+`flags/cdcgan.cfg` (the recipe with labels), or the `--recipes` given (a flagfile's name, optionally with
+train.py flags that override it: `dcgan+share_fakes+batch_size=128`), with `--seed=0..N-1` at the same budget each, with
 `--holdout=0.2` (a seeded fifth of a one-split source never trained on; `--holdout_seed` stays 0, so
 every seed is scored against the same held-out images), into bench/results/seeds/<recipe>/seed<k>/.
 Then scores each run in this process with one evaluator (`kgan.eval.run_evaluator`: the reference
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -28,19 +30,35 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 RECIPES = ("dcgan", "dcgan_plain", "cdcgan")
 METRICS = ("classifier_score", "fcd", "precision", "recall", "modes", "class_kl", "label_accuracy", "swd",
-           "ct_pixels", "ct_features")
+           "ct_pixels", "ct_features", "train_s")
 
 
-def train(cfg, seed, args):
-    out = os.path.join(HERE, "results", "seeds", cfg, f"seed{seed}")
+def recipe_flags(recipe):
+    """`dcgan+share_fakes+batch_size=128` -> ("dcgan", ["--share_fakes", "--batch_size=128"]): a flagfile and
+    the train.py flags that override it.
+
+    >>> recipe_flags("dcgan+share_fakes+g_learning_rate=2e-3")
+    ('dcgan', ['--share_fakes', '--g_learning_rate=2e-3'])
+    """
+    cfg, *overrides = recipe.split("+")
+    return cfg, [f"--{o}" for o in overrides]
+
+
+def train(recipe, seed, args):
+    out = os.path.join(HERE, "results", "seeds", recipe, f"seed{seed}")
     shutil.rmtree(out, ignore_errors=True)
+    cfg, overrides = recipe_flags(recipe)
     budget = ([f"--epochs={args.epochs}"] if args.epochs else [f"--max_minutes={args.minutes}", "--epochs=100000"])
     cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile=flags/{cfg}.cfg", f"--data_dir={args.data_dir}",
            f"--output_dir={out}", f"--seed={seed}", f"--holdout={args.holdout}", "--progress=none", *budget,
-           *([f"--steps_per_epoch={args.steps_per_epoch}"] if args.steps_per_epoch else [])]
+           *([f"--steps_per_epoch={args.steps_per_epoch}"] if args.steps_per_epoch else []), *overrides]
+    start = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True)
+    if not r.returncode:  # the whole train.py process: start-up, clusters, training, epoch ends
+        with open(os.path.join(out, "bench_seconds.txt"), "w") as f:
+            f.write(f"{time.perf_counter() - start:.1f}\n")
     if r.returncode:
-        sys.exit(f"{cfg} seed {seed}: train.py failed ({r.returncode}): {r.stderr[-2000:]}")
+        sys.exit(f"{recipe} seed {seed}: train.py failed ({r.returncode}): {r.stderr[-2000:]}")
     return out
 
 
@@ -86,6 +104,9 @@ def main():
             gan, _ = load_run(d)
             labels = gan.check_labels(None, args.num_samples) if gan.num_classes else None
             rows.append(evaluator.evaluate(gan.generate(args.num_samples, seed=0, labels=labels), labels=labels))
+            if os.path.exists(os.path.join(d, "bench_seconds.txt")):  # train.py's wall time (bench/seeds.py's run)
+                with open(os.path.join(d, "bench_seconds.txt")) as f:
+                    rows[-1]["train_s"] = float(f.read())
             print(f"{cfg} {os.path.basename(d)}: " + ", ".join(f"{k} {v:.4g}" for k, v in rows[-1].items()), flush=True)
         results[cfg] = {k: mean_sd([r[k] for r in rows]) for k in METRICS if k in rows[0]}
         results[cfg]["runs"] = rows
@@ -99,7 +120,7 @@ def main():
     print("| run | " + " | ".join(shown) + " |")
     print("|" + " --- |" * (len(shown) + 1))
     for cfg, r in results.items():
-        print(f"| flags/{cfg}.cfg | " + " | ".join(f"{r[k][0]:.3g} ± {r[k][1]:.2g}" if k in r else "" for k in shown)
+        print(f"| {cfg} | " + " | ".join(f"{r[k][0]:.3g} ± {r[k][1]:.2g}" if k in r else "" for k in shown)
               + " |")
     print("| real floor (equal N) | " + " | ".join(f"{floor[k]:.3g}" if k in floor else ("~0" if k.startswith("ct")
                                                                                           else "") for k in shown) + " |")
