@@ -1,5 +1,10 @@
 """Pins `GAN.train_step` numbers: the values below were recorded from the pre-refactor `train_step`
-(the monolithic one, commit 394e76a) and the staged one must reproduce them to 1e-6.
+(the monolithic one, commit 394e76a) and the staged one must reproduce them to 1e-4 (relative).
+
+Why 1e-4: float32 sums in oneDNN's kernels depend on the thread count and the CPU's vector ISA. On
+an AVX-512 machine (2026-12-02) one intra-op thread (the suite under pytest-xdist) moved a
+BatchNorm statistic by up to 3.6e-5 of itself, two threads by 6.7e-6; an honest change of the
+step (the D step drawing latents before labels) moves the numbers by 0.23.
 
 Three configurations cover every branch: the default recipe (self-conditioned cdcgan, mode
 seeking, EMA, Adam; tiny networks), a class-conditional GAN with label smoothing, instance
@@ -201,7 +206,7 @@ def test_train_step_gives_the_pre_refactor_numbers(name):
     got, want = _run(name), PINNED[name]
     assert sorted(got) == sorted(want)
     for key in want:
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-6, err_msg=f"{name}: {key}")
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5, err_msg=f"{name}: {key}")
 
 
 if __name__ == "__main__":  # prints the values to pin
