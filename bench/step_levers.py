@@ -107,7 +107,7 @@ def main(argv):
             continue
         v = _parse(name)
         batch = v.get("batch") or config.batch_size
-        keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else "float32")
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         gan = training.build_gan(dataclasses.replace(config, share_fakes=v.get("share", config.share_fakes)),
                                  data.image_shape(dataset(config.batch_size)), prior,
                                  jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))

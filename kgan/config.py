@@ -27,6 +27,8 @@ import dataclasses
 from kgan import augment, checks, distribute, losses, nets
 from kgan.errors import ConfigError
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies `precision` takes
+
 
 def setting(default, help, check=None, choices=None, flag=True):
     """A `TrainConfig` field: its default, its help text, and optionally its check and choices.
@@ -132,7 +134,10 @@ class TrainConfig:
     instance_noise_steps: int = setting(10_000, "D steps over which the instance noise decays to 0.", _min1)
     ema_decay: float | None = setting(None, "Keep an EMA of G's weights with this decay (e.g. 0.999) for samples "
                                       "and export; unset = off.", _ema_decay)
-    mixed_precision: bool = setting(False, "Train with the mixed_float16 policy (helps on GPUs, not CPUs).")
+    precision: str = setting("float32", "Keras dtype policy the networks train with (weights stay float32; "
+                             "exports are float32): mixed_float16 for GPUs with tensor cores (losses scaled), "
+                             "mixed_bfloat16 for CPUs with AMX or AVX512-BF16 (bench/step_levers.py).",
+                             choices=PRECISIONS)
     # optimization
     epochs: int = setting(20, "Passes over the data.", checks.positive_int)
     steps_per_epoch: int | None = setting(None, "Cap on generator steps per epoch, for quick runs.",
@@ -255,6 +260,9 @@ class TrainConfig:
     def from_dict(cls, values):
         """A config from a dict such as config.json holds (keys that are not settings are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
+        values = dict(values)
+        if "mixed_precision" in values and "precision" not in values:  # config.json before `precision` (2026-12)
+            values["precision"] = "mixed_float16" if values["mixed_precision"] else "float32"
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names})
 
 

@@ -52,6 +52,11 @@ def _for_keras_reduction(logs):
     return logs
 
 
+def _float32(x):
+    """A network's output in float32 (a no-op unless a mixed dtype policy computes in 16 bits)."""
+    return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
+
+
 def _to_unit_range(images):
     """Maps generator output from [-1, 1] to [0, 1]."""
     return keras.ops.clip((keras.ops.cast(images, "float32") + 1.0) / 2.0, 0.0, 1.0)
@@ -199,7 +204,8 @@ class GAN(keras.Model):
                 as the G step draws them (paired for mode seeking).
 
         Under a `mixed_float16` policy both optimizers are wrapped in
-        `LossScaleOptimizer` and both losses scaled (Keras wraps only one).
+        `LossScaleOptimizer` and both losses scaled (Keras wraps only one). Under
+        either mixed policy the losses are computed in float32.
         """
         d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -303,13 +309,14 @@ class GAN(keras.Model):
         return z[start : start + local_batch]
 
     def _G(self, z, labels, training):
-        return self.generator([z, labels] if self._labels_feed_g else z, training=training)
+        # float32 out whatever the networks compute in (mixed policies): losses and penalties run in float32
+        return _float32(self.generator([z, labels] if self._labels_feed_g else z, training=training))
 
     def _D(self, images, labels, training=True, groups=1):
         # DiffAugment on every D input; `images` holds `groups` blocks of rows (2 for [real; fake]).
         if getattr(self, "diff_augment", None) is not None:
             images = self.diff_augment(images, self.noise_seed, groups=groups)
-        return self.discriminator([images, labels] if labels is not None else images, training=training)
+        return _float32(self.discriminator([images, labels] if labels is not None else images, training=training))
 
     def _replica_noise(self, local_batch):
         return self._replica_draw(keras.random.normal, local_batch, (self.latent_dim,))

@@ -171,10 +171,13 @@ def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
         ds = features.label_batches(ds, centroids)
 
     keras.utils.set_random_seed(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    with strategy.scope():
-        gan = build_gan(config, image_shape, cluster_prior)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)  # the layers built now keep it
+    try:
+        with strategy.scope():
+            gan = build_gan(config, image_shape, cluster_prior)
+    finally:  # what is built later (the metrics' reference classifier) is not trained in it
+        keras.mixed_precision.set_global_policy(policy)
 
     workdir_lib.check_writable(write_dir)
     if chief:

@@ -37,6 +37,7 @@ def test_one_epoch_on_mocked_tfds_mnist(tmp_path):
         (dict(steps_per_epoch=3, steps_per_execution=4), "steps_per_epoch=3 must be a multiple of steps_per_execution=4"),
         (dict(network="cdcgan", clusters=1), "clusters must be 0 .* or an integer >= 2, got 1"),
         (dict(network="dcgan", clusters=10), "use --network=cdcgan, not 'dcgan'"),
+        (dict(precision="bfloat16"), "precision .*'bfloat16'"),
     ],
 )
 def test_config_errors_name_the_value(kwargs, match):
@@ -94,3 +95,30 @@ def test_a_held_out_split_is_recorded_and_kept_on_resume(tmp_path, mnist_dir):
         training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=3, holdout=0.3), str(tmp_path))
     with pytest.raises(ConfigError, match=r"holdout must be in \[0, 1\)"):
         _tiny(mnist_dir, holdout=1.0).validate()
+
+
+def test_a_bfloat16_run_trains_in_bfloat16_and_loads_in_float32(tmp_path, mnist_dir):
+    """`precision` is the policy of the networks it trains, nothing built after them; a loaded run (export,
+    generate.py) computes in float32 from the same float32 weights."""
+    import keras
+    import numpy as np
+
+    from kgan import workdir
+
+    gan, _ = training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", precision="mixed_bfloat16"), str(tmp_path))
+    assert {layer.dtype_policy.name for layer in gan.generator.layers[1:]} == {"mixed_bfloat16"}
+    assert keras.mixed_precision.global_policy().name == "float32"  # not left behind for what is built next
+    loaded, config = workdir.load_run(str(tmp_path))
+    assert config.precision == "mixed_bfloat16"
+    assert {layer.dtype_policy.name for layer in loaded.generator.layers[1:]} == {"float32"}
+    z = gan.latents(8, seed=0)
+    difference = np.abs(loaded.generate(8, latents=z) - gan.generate(8, latents=z)).max()
+    assert 0 < difference < 0.05  # bfloat16 rounding, on the same weights
+
+
+def test_a_config_json_of_before_precision_keeps_its_policy():
+    from kgan.config import TrainConfig
+
+    assert TrainConfig.from_dict({"mixed_precision": True}).precision == "mixed_float16"
+    assert TrainConfig.from_dict({"mixed_precision": False}).precision == "float32"
+    assert TrainConfig.from_dict({"precision": "mixed_bfloat16"}).precision == "mixed_bfloat16"
