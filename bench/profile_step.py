@@ -6,13 +6,14 @@ Builds the GAN `flags/dcgan.cfg` describes (as bench/step_levers.py does), warms
 `--steps` steps of `fit` under `tf.profiler.experimental` and reads the trace (the XPlane protobuf the
 profiler writes) back: for each op type, the time its kernels ran per step summed over the threads
 that ran them (so it can exceed wall time on 2 cores), and the number of kernels per step. Also prints
-the wall time per step and the kernels' busy time over it. `--share`, `--precision` and `--batch_size`
-profile a lever. Nothing is timed in the test suite; this is a benchmark.
+the wall time per step and the kernels' busy time over it. `--share_fakes`, `--precision` and
+`--batch_size` profile a lever; `--steps` is bench/step_levers.py's flag. Nothing is timed in the test suite; this is a benchmark.
 """
 
 import collections
 import glob
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,8 +27,10 @@ from kgan.config import TrainConfig  # noqa: E402
 from kgan_cli import common  # noqa: E402
 from kgan_cli import train as train_cli  # noqa: E402,F401  (defines the train.py flags)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from step_levers import recipe_inputs  # noqa: E402  (and its --steps flag)
+
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("steps", 40, "Profiled training steps.")
 flags.DEFINE_integer("top", 30, "Op types to list.")
 
 
@@ -35,7 +38,7 @@ _NOT_KERNELS = {"Process", "Run", "Start", "RunAsync"}
 
 
 def _kernel_times(logdir):
-    """`{op type: (total ns, kernel count)}` and the busy ns over all threads, from the profiler's XPlane."""
+    """`({op type: total ns}, {op type: kernel count}, busy ns over all threads)` from the profiler's XPlane."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     totals, counts, busy = collections.Counter(), collections.Counter(), 0
@@ -70,19 +73,11 @@ def main(argv):
     import keras
     import tensorflow as tf
 
-    from kgan import data, features, training
+    from kgan import data, training
 
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
-    images, _ = data.arrays(config.dataset, data_dir=config.data_dir, with_labels=False,
-                            max_images=features.clusters.MAX_FIT_IMAGES, seed=config.seed)
-    centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed) if config.clusters else (
-        None, None)
-    ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, seed=config.seed)
-    if centroids is not None:
-        ds = features.label_batches(ds, centroids)
-    for _ in ds:  # fill the cache
-        pass
-    ds = ds.repeat()
+    prior, dataset = recipe_inputs(config)
+    ds = dataset(config.batch_size)
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     gan = training.build_gan(config, data.image_shape(ds), prior)
@@ -98,6 +93,7 @@ def main(argv):
     profiled = (time.perf_counter() - start) / FLAGS.steps
     tf.profiler.experimental.stop()
     totals, counts, busy = _kernel_times(logdir)
+    shutil.rmtree(logdir, ignore_errors=True)
     n = FLAGS.steps
     print(f"\n{config.network} recipe, batch {config.batch_size}, share_fakes={config.share_fakes}, "
           f"precision={config.precision}: {1000 * unprofiled:.1f} ms per step unprofiled, "

@@ -64,21 +64,11 @@ def _parse(variant):
             "share": bool(m.group(3)), "bf16": bool(m.group(4)), "jit": bool(m.group(5))}
 
 
-def main(argv):
-    del argv
-    import tensorflow as tf
+def recipe_inputs(config):
+    """`(cluster prior or None, dataset(batch))` for the recipe `config` describes: its k-means clusters of
+    the training images, and its training batches with their cluster ids, cached and repeated."""
+    from kgan import data, features
 
-    if FLAGS.intra_op:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op)
-    if FLAGS.inter_op:
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op)
-    import keras
-
-    import kgan
-    from kgan import data, features, training
-    from throughput import build as build_tutorial
-
-    config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
     images, _ = data.arrays(config.dataset, data_dir=config.data_dir, with_labels=False,
                             max_images=features.clusters.MAX_FIT_IMAGES, seed=config.seed)
     centroids, prior = features.fit_clusters(images, config.clusters, seed=config.seed) if config.clusters else (
@@ -94,6 +84,26 @@ def main(argv):
                 pass
             datasets[batch] = ds.repeat()
         return datasets[batch]
+
+    return prior, dataset
+
+
+def main(argv):
+    del argv
+    import tensorflow as tf
+
+    if FLAGS.intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op)
+    if FLAGS.inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op)
+    import keras
+
+    import kgan
+    from kgan import data, training
+    from throughput import build as build_tutorial
+
+    config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
+    prior, dataset = recipe_inputs(config)
 
     models = {}
     for name in FLAGS.variants.split(","):
