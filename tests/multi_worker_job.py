@@ -1,10 +1,11 @@
-"""One process of the multi-worker tests: `python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS [REPLICAS [KIND]]]`.
+"""One process of the multi-worker tests: `python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS [REPLICAS [KINDS]]]`.
 
-Trains a tiny GAN of one KIND on the real MNIST digits (`dcgan`: unconditional; `cdcgan`: conditional on the
+For each of KINDS (comma-separated; one strategy for all of them, as a process can make only one
+MultiWorkerMirroredStrategy, and one TensorFlow start-up) trains a tiny GAN of that kind on the real MNIST digits (`dcgan`: unconditional; `cdcgan`: conditional on the
 digit labels, with mode seeking; `clusters`: self-conditioned on k-means clusters, with mode seeking) with
 `kgan.training.train_and_evaluate`
-(TF_CONFIG, if set, names the cluster) and saves every weight of both networks
-to OUT.npz, so the test can compare workers with each other and with one process.
+(TF_CONFIG, if set, names the cluster) in WORKDIR/KIND and saves every weight of both networks
+to OUT-KIND-TASK.npz (TASK: the worker's index, 0 without TF_CONFIG), so the test can compare workers with each other and with one process.
 """
 
 import json
@@ -52,15 +53,22 @@ KINDS = {
 }
 
 
-def main(workdir, out, strategy, epochs=2, cpu_replicas=1, kind="dcgan"):
+def main(workdir, out, strategy_name, epochs=2, cpu_replicas=1, kinds="dcgan"):
+    from kgan import distribute
+
     task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
-    out = out.replace(".npz", f"-{task.get('index', 0)}.npz")
-    config = TrainConfig(dataset="idx", data_dir=MNIST_DIR, **KINDS[kind], g_filters=(16, 8, 4),
-                               d_filters=(4, 8), latent_dim=8, batch_size=16, epochs=int(epochs),
-                               steps_per_epoch=3, strategy=strategy, verbose=0, num_samples=4, connect_timeout=60,
-                               sync_batchnorm=True, d_dropout=0.0, d_learning_rate=0.05,
-                               g_learning_rate=0.05, cpu_replicas=int(cpu_replicas))
-    training.train_and_evaluate(config, workdir, extra_callbacks=[SaveWeights(out)])
+    strategy = None
+    for kind in kinds.split(","):
+        config = TrainConfig(dataset="idx", data_dir=MNIST_DIR, **KINDS[kind], g_filters=(16, 8, 4),
+                             d_filters=(4, 8), latent_dim=8, batch_size=16, epochs=int(epochs),
+                             steps_per_epoch=3, strategy=strategy_name, verbose=0, num_samples=4, connect_timeout=60,
+                             sync_batchnorm=True, d_dropout=0.0, d_learning_rate=0.05,
+                             g_learning_rate=0.05, cpu_replicas=int(cpu_replicas))
+        if strategy is None:
+            strategy = distribute.make_strategy(config.strategy, config.cpu_replicas, timeout_s=config.connect_timeout)
+        path = out.replace(".npz", f"-{kind}-{task.get('index', 0)}.npz")
+        training.train_and_evaluate(config, os.path.join(workdir, kind), extra_callbacks=[SaveWeights(path)],
+                                    strategy=strategy)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import pytest
 from kgan import distribute
 from kgan.errors import ConfigError
 
+from . import forkserver
 from .conftest import MNIST_DIR, start_workers
 from .corruption import tiny_idx
 
@@ -81,41 +82,47 @@ def _launch(args, script=JOB, workers=2, timeout=300):
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
+KINDS = ("dcgan", "cdcgan", "clusters")
+
+
 @needs_mnist
-@pytest.mark.parametrize("kind", ["dcgan", "cdcgan", "clusters"])
-def test_two_workers_agree_with_each_other_and_with_one_process(kind, tmp_path):
+def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path):
     """2 worker processes (1 replica each) == 1 process with the same global batch (16) and data order.
 
     For every kind of network the flagfiles ship: unconditional (`dcgan`), conditional on the digit labels
     with mode seeking (`cdcgan`), self-conditioned on k-means clusters with mode seeking (`clusters`, the
     default recipe's kind). Batches of the last two are `(images, labels)` tuples, which Keras's symbolic
-    build could not reduce under MultiWorkerMirroredStrategy (issue 14, point 0).
+    build could not reduce under MultiWorkerMirroredStrategy (issue 14, point 0). The three kinds train one
+    after another in the same processes (one strategy each, as a program would; three TensorFlow start-ups
+    instead of nine).
     """
-    run = _launch([str(tmp_path / "run"), str(tmp_path / "w.npz"), "multi_worker", "2", "1", kind])
+    kinds = ",".join(KINDS)
+    run = _launch([str(tmp_path / "run"), str(tmp_path / "w.npz"), "multi_worker", "2", "1", kinds])
     assert run.returncode == 0, run.stdout[-4000:]
     # The reference: one process, one replica. It goes through tf.distribute like the workers (a
     # MirroredStrategy of one device), because tf.data's distribution rewrite re-seeds the shuffle:
     # the default strategy (no distribution) sees the same examples in another seeded order.
     single = subprocess.run([sys.executable, JOB, str(tmp_path / "single"), str(tmp_path / "s.npz"), "mirrored",
-                             "2", "1", kind], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+                             "2", "1", kinds], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-4000:]
-    w0, w1, s = (np.load(tmp_path / name) for name in ("w-0.npz", "w-1.npz", "s-0.npz"))
-    keys = [k for k in s.files if k.startswith("arr_")]
-    assert int(w0["step"]) == int(w1["step"]) == int(s["step"]) == 6
-    moved = max(np.abs(s[k] - s["initial_" + k[4:]]).max() for k in keys)
-    between_workers = max(np.abs(w0[k] - w1[k]).max() for k in keys)
-    vs_single = max(np.abs(w0[k] - s[k]).max() for k in keys)
-    assert moved > 1e-2, f"training barely moved the weights ({moved}): the comparison would mean nothing"
-    assert between_workers == 0.0, between_workers
-    assert vs_single < 1e-5, f"2 workers differ from one process by {vs_single} (weights moved {moved})"
+    for kind in KINDS:
+        w0, w1, s = (np.load(tmp_path / f"{name}-{kind}-{i}.npz") for name, i in (("w", 0), ("w", 1), ("s", 0)))
+        keys = [k for k in s.files if k.startswith("arr_")]
+        assert int(w0["step"]) == int(w1["step"]) == int(s["step"]) == 6, kind
+        moved = max(np.abs(s[k] - s["initial_" + k[4:]]).max() for k in keys)
+        between_workers = max(np.abs(w0[k] - w1[k]).max() for k in keys)
+        vs_single = max(np.abs(w0[k] - s[k]).max() for k in keys)
+        assert moved > 1e-2, f"{kind}: training barely moved the weights ({moved}): the comparison would mean nothing"
+        assert between_workers == 0.0, (kind, between_workers)
+        assert vs_single < 1e-5, f"{kind}: 2 workers differ from one process by {vs_single} (weights moved {moved})"
 
-    # Only the chief wrote the run; the other worker's temporary directory is gone.
-    out = tmp_path / "run"
-    expected = [".lock", "checkpoints", "config.json", "losses.csv", "losses.png", "metrics.csv", "progress.gif", "samples",
-                "tensorboard"] + (["clusters.npz"] if kind == "clusters" else [])
-    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
-    assert len(list((out / "samples").glob("*.png"))) == 2
-    assert not [p for p in out.rglob("*") if ".worker-" in str(p)]
+        # Only the chief wrote the run; the other worker's temporary directory is gone.
+        out = tmp_path / "run" / kind
+        expected = [".lock", "checkpoints", "config.json", "losses.csv", "losses.png", "metrics.csv", "progress.gif",
+                    "samples", "tensorboard"] + (["clusters.npz"] if kind == "clusters" else [])
+        assert sorted(p.name for p in out.iterdir()) == sorted(expected), kind
+        assert len(list((out / "samples").glob("*.png"))) == 2, kind
+    assert not [p for p in (tmp_path / "run").rglob("*") if ".worker-" in str(p)]
 
 
 def _train_args(out, epochs):
@@ -167,8 +174,8 @@ def test_train_cli_bad_tf_config_is_one_line_exit_2(tf_config, message, tmp_path
     env = {k: v for k, v in ENV.items() if k != "TF_CONFIG"}
     if tf_config is not None:
         env["TF_CONFIG"] = tf_config
-    r = subprocess.run([sys.executable, "train.py", "--strategy=multi_worker", *_train_args(tmp_path / "run", 1)],
-                       cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    r = forkserver.run("train.py", ["--strategy=multi_worker", *_train_args(tmp_path / "run", 1)], env=env,
+                       timeout=120)
     assert r.returncode == 2, r.stderr[-2000:]
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0], r.stderr[-2000:]
@@ -183,8 +190,7 @@ def test_unreachable_chief_fails_in_one_line_within_the_timeout(tmp_path):
                                            "task": {"type": "worker", "index": 1}})}
     args = [a for a in _train_args(tmp_path / "run", 1) if not a.startswith("--connect_timeout")]
     start = time.time()
-    r = subprocess.run([sys.executable, "train.py", "--strategy=multi_worker", "--connect_timeout=5", *args],
-                       cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    r = forkserver.run("train.py", ["--strategy=multi_worker", "--connect_timeout=5", *args], env=env, timeout=120)
     assert time.time() - start < 60
     assert r.returncode == 2, r.stderr[-2000:]
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
