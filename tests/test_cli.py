@@ -33,17 +33,15 @@ def test_setup_declares_a_console_script_per_command():
 
 
 def test_every_command_runs_from_another_directory(tmp_path):
-    """`python -m kgan_cli.<command> --help(full)` from a directory that is not the clone; and each console
-    script's target imports and is callable (each in its own process: the commands define flags)."""
+    """`python -m kgan_cli.<command> --help(full)` from a directory that is not the clone (each in its own
+    process: the commands define flags). That each console script's target imports and runs is
+    test_installed_console_scripts_train_and_sample_from_another_directory's: it runs every one."""
     procs = {c: _python(["-m", f"kgan_cli.{c}", "--helpfull" if c != "launch" else "--help"], tmp_path)
              for c in COMMANDS}
-    for name, target in _entry_points().items():
-        module, function = target.split(":")
-        procs[name] = _python(["-c", f"import {module}; assert callable({module}.{function})"], tmp_path)
     out = {}
     for name, p in procs.items():
         stdout, stderr = p.communicate(timeout=300)
-        assert p.returncode in ((0, 1) if name in COMMANDS else (0,)), (name, stderr[-2000:])  # absl: --help exits 1
+        assert p.returncode in (0, 1), (name, stderr[-2000:])  # absl: --help exits 1
         assert "Traceback" not in stderr, (name, stderr[-2000:])
         out[name] = stdout + stderr
     assert "--output_dir" in out["train"] and "--run_dir" in out["evaluate"] and "--run_dir" in out["export"]
@@ -90,8 +88,8 @@ print("ok")
 
 def test_installed_console_scripts_train_and_sample_from_another_directory(tmp_path, mnist_dir):
     """The console scripts `pip install -e .` puts beside the interpreter (what a user runs outside a clone):
-    each answers --help from a temporary directory without PYTHONPATH, and kgan-train then kgan-generate
-    make a real (tiny) run and its samples there."""
+    each runs from a temporary directory without PYTHONPATH: kgan-train then kgan-generate make a real
+    (tiny) run and its samples there, the others answer --help."""
     bindir = os.path.dirname(sys.executable)
     scripts = {name: os.path.join(bindir, name) for name in _entry_points()}
     missing = sorted(name for name, path in scripts.items() if not os.path.exists(path))
@@ -102,8 +100,10 @@ def test_installed_console_scripts_train_and_sample_from_another_directory(tmp_p
     def run(args, timeout=300):
         return subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
 
+    # kgan-train and kgan-generate run for real below; each of the others answers --help.
     helps = {name: subprocess.Popen([path, "--help"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True) for name, path in scripts.items()}
+                                    stderr=subprocess.PIPE, text=True)
+             for name, path in scripts.items() if name not in ("kgan-train", "kgan-generate")}
     for name, p in helps.items():
         stdout, stderr = p.communicate(timeout=300)
         assert p.returncode in (0, 1) and "Traceback" not in stderr, (name, stderr[-2000:])  # absl: --help exits 1
