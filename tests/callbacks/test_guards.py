@@ -2,8 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import keras
@@ -14,6 +12,7 @@ import tensorflow as tf
 import kgan
 from kgan import callbacks, nets
 from kgan.errors import TrainingDiverged
+from tests import forkserver
 from tests.conftest import REPO
 
 
@@ -61,25 +60,27 @@ def test_rollback_restores_and_lowers_learning_rates(tmp_path):
 
 
 def test_sigterm_checkpoints_exits_0_and_resumes(tmp_path, mnist_dir):
+    """train.py in a child process (forked with TensorFlow imported: tests/forkserver.py) gets SIGTERM mid-epoch:
+    it saves, exits 0 within seconds, and the same command resumes."""
     out = tmp_path / "run"
-    args = [sys.executable, str(REPO / "train.py"), "--network=mlp", "--g_filters=32", "--d_filters=32",
-            "--latent_dim=16", "--batch_size=32", f"--data_dir={mnist_dir}", f"--output_dir={out}",
-            "--epochs=50", "--steps_per_epoch=40", "--progress=epoch"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    args = ["--network=mlp", "--g_filters=32", "--d_filters=32", "--latent_dim=16", "--batch_size=32",
+            f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=50", "--steps_per_epoch=40", "--progress=epoch"]
+    server = forkserver.server()
+    pid = server.start(REPO / "train.py", args, stdout=os.devnull, stderr=str(tmp_path / "stderr"),
+                       env=dict(forkserver.ENV))
     deadline = time.time() + 180
     while time.time() < deadline and not (out / "metrics.csv").exists():
         time.sleep(0.1)
     time.sleep(0.5)  # somewhere in the middle of epoch 2
-    proc.send_signal(signal.SIGTERM)
+    os.kill(pid, signal.SIGTERM)
     sent = time.time()
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr[-2000:]
+    code = server.wait(pid, timeout=60)
+    stderr = (tmp_path / "stderr").read_text()
+    assert code == 0, stderr[-2000:]
     assert time.time() - sent < 10
     assert "SIGTERM: saved" in stderr
     # Restarted with the same command (fewer epochs so the test ends), it resumes.
-    r = subprocess.run(args[:-3] + ["--epochs=3", "--steps_per_epoch=40", "--progress=epoch"], env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = forkserver.run(REPO / "train.py", args[:-3] + ["--epochs=3", "--steps_per_epoch=40", "--progress=epoch"])
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resumed from" in r.stderr
 

@@ -3,8 +3,6 @@
 import hashlib
 import os
 import pathlib
-import subprocess
-import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
@@ -22,13 +20,6 @@ def tree_hashes(root):
             with open(p, "rb") as fh:
                 out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
     return out
-
-
-def run_script(script, args, timeout=240, cwd=REPO):
-    """Runs `python -m kgan_cli.<script> args` (e.g. "export") from the repo root; returns the CompletedProcess."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, "-m", f"kgan_cli.{script}", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def assert_one_line_error(r, *fragments):
