@@ -278,12 +278,11 @@ def test_sigkill_loop_training_and_export(tmp_path, server):
 
 
 @needs_mnist
-def test_unwritable_output_dir_is_one_line_and_exit_2_before_training(tmp_path):
+def test_unwritable_output_dir_is_one_line_and_exit_2_before_training(tmp_path, server):
     """An --output_dir that cannot be created (its parent is a file; root ignores chmod) fails in one line."""
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    r = subprocess.run([sys.executable, "train.py", *_train_args(blocker / "run")], cwd=REPO, env=ENV,
-                       capture_output=True, text=True, timeout=300)
+    r = server.run("train.py", _train_args(blocker / "run"), env=ENV)
     assert r.returncode == 2, r.stderr[-3000:]
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert "Traceback" not in r.stderr
