@@ -1,11 +1,12 @@
-"""One process of the multi-worker tests: `python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS [REPLICAS [KINDS]]]`.
+"""One process of the multi-worker tests:
+`python tests/multi_worker_job.py WORKDIR OUT.npz STRATEGY [EPOCHS [REPLICAS [KINDS]]]`.
 
-For each of KINDS (comma-separated; one strategy for all of them, as a process can make only one
-MultiWorkerMirroredStrategy, and one TensorFlow start-up) trains a tiny GAN of that kind on the real MNIST digits (`dcgan`: unconditional; `cdcgan`: conditional on the
-digit labels, with mode seeking; `clusters`: self-conditioned on k-means clusters, with mode seeking) with
-`kgan.training.train_and_evaluate`
-(TF_CONFIG, if set, names the cluster) in WORKDIR/KIND and saves every weight of both networks
-to OUT-KIND-TASK.npz (TASK: the worker's index, 0 without TF_CONFIG), so the test can compare workers with each other and with one process.
+For each of KINDS (comma-separated) trains a tiny GAN of that kind on the real MNIST digits (`dcgan`:
+unconditional; `cdcgan`: conditional on the digit labels, with mode seeking; `clusters`: self-conditioned
+on k-means clusters, with mode seeking) with `kgan.training.train_and_evaluate` in WORKDIR/KIND, all on one
+strategy (a process can make only one MultiWorkerMirroredStrategy; TF_CONFIG, if set, names the
+cluster), and saves every weight of both networks to OUT-KIND-TASK.npz (TASK: the worker's index, 0
+without TF_CONFIG), so the test can compare workers with each other and with one process.
 """
 
 import json
@@ -17,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kgan import training  # noqa: E402
+from kgan import distribute, training  # noqa: E402
 from kgan.config import TrainConfig  # noqa: E402
 
 MNIST_DIR = os.environ.get("KGAN_MNIST_DIR")
@@ -54,8 +55,6 @@ KINDS = {
 
 
 def main(workdir, out, strategy_name, epochs=2, cpu_replicas=1, kinds="dcgan"):
-    from kgan import distribute
-
     task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
     strategy = None
     for kind in kinds.split(","):

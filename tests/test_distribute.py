@@ -93,8 +93,7 @@ def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path):
     with mode seeking (`cdcgan`), self-conditioned on k-means clusters with mode seeking (`clusters`, the
     default recipe's kind). Batches of the last two are `(images, labels)` tuples, which Keras's symbolic
     build could not reduce under MultiWorkerMirroredStrategy (issue 14, point 0). The three kinds train one
-    after another in the same processes (one strategy each, as a program would; three TensorFlow start-ups
-    instead of nine).
+    after another in the same processes, on one strategy per process (three TensorFlow start-ups, not nine).
     """
     kinds = ",".join(KINDS)
     run = _launch([str(tmp_path / "run"), str(tmp_path / "w.npz"), "multi_worker", "2", "1", kinds])
