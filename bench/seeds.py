@@ -1,6 +1,6 @@
 """The headline recipes over several seeds: held-out metrics as mean ± sd, with the equal-N floor and C_T.
 
-    python bench/seeds.py --seeds=3 --minutes=15         # 3 recipes x 3 seeds x 15 min, one after the other
+    python bench/seeds.py --seeds=3 --minutes=15         # 3 recipes x 3 seeds x 15 min, seed-major
     python bench/seeds.py --seeds=3 --epochs=1 --steps_per_epoch=5 --num_samples=1000   # a smoke test
 
 Trains `flags/dcgan.cfg` (the default recipe), `flags/dcgan_plain.cfg` (the plain DCGAN) and
@@ -83,8 +83,14 @@ def main():
     if args.seeds < 1:
         sys.exit("--seeds must be >= 1")
 
-    runs = {cfg: [os.path.join(HERE, "results", "seeds", cfg, f"seed{s}") if args.rescore else train(cfg, s, args)
-                  for s in range(args.seeds)] for cfg in args.recipes.split(",")}
+    # Seed-major order (seed 0 of every recipe, then seed 1, ...): on a machine whose speed drifts, each
+    # recipe's seeds are spread over the whole run instead of one recipe getting its fast or slow hour.
+    recipes = args.recipes.split(",")
+    runs = {cfg: [None] * args.seeds for cfg in recipes}
+    for s in range(args.seeds):
+        for cfg in recipes:
+            runs[cfg][s] = (os.path.join(HERE, "results", "seeds", cfg, f"seed{s}") if args.rescore
+                            else train(cfg, s, args))
 
     from kgan import eval as eval_lib
     from kgan.workdir import load_run
