@@ -6,6 +6,7 @@ It lives outside `kgan/` so the library stays free of CLI policy.
 
 import contextlib
 import dataclasses
+import logging
 import os
 import sys
 import types
@@ -108,10 +109,24 @@ def native_stderr_held():
         held.close()
 
 
+# TensorFlow's INFO lines that say nothing to a user, one per checkpoint write (TF 2.21's functional_saver,
+# through absl's logger).
+CHATTER = ("Sharding callback duration",)
+
+
+class _DropChatter(logging.Filter):
+    def filter(self, record):
+        return not str(record.msg).startswith(CHATTER)
+
+
 def run(main):
-    """`absl.app.run(main)` with `parse_flags`: a bad flag or flagfile is one line and exit code 2."""
+    """`absl.app.run(main)` with `parse_flags`: a bad flag or flagfile is one line and exit code 2.
+
+    TensorFlow's per-checkpoint `CHATTER` is dropped from the log; everything else it logs stays."""
     from absl import app
 
+    for name in ("absl", "tensorflow"):  # TF's checkpoint code logs through absl's logger
+        logging.getLogger(name).addFilter(_DropChatter())
     return app.run(main, flags_parser=parse_flags)
 
 
