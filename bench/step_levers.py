@@ -5,7 +5,8 @@
 Builds the GAN `flags/dcgan.cfg` describes (compact networks, self-conditioned on its k-means clusters,
 mode seeking, EMA) once per variant, with the same seed, and times `fit` on the real digits in a bare
 loop (no callbacks) in interleaved rounds: every round runs every variant once, so all see the same
-machine load. Reports images/s per variant (median over rounds) and each variant's ratio to the
+machine load. A round's time runs from its first step's begin hook to its last step's end hook (so
+per-step callback hooks count; `fit`'s start and the epoch-end work do not). Reports images/s per variant (median over rounds) and each variant's ratio to the
 baseline (the median of per-round ratios). Variants (`--variants`, comma-separated):
 
 - `base`: the recipe as it ships (batch from the flagfile, `steps_per_execution=1`);
@@ -16,7 +17,11 @@ baseline (the median of per-round ratios). Variants (`--variants`, comma-separat
 - `share`: `share_fakes=True` (G's update scores the D update's fakes: one G forward pass per step);
 - `bf16`: the `mixed_bfloat16` Keras policy (bfloat16 compute, float32 weights; oneDNN runs bfloat16
   convolutions on AMX where the CPU has it);
-- combinations in the order b<N>, spe<N>, share, bf16, jit, e.g. `b128share`, `sharebf16`;
+- `cb` (last): the variant with the callbacks a real run installs (`kgan.training.default_callbacks`:
+  checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
+  temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
+  twin trains the twin's model, so the two differ in their callbacks only);
+- combinations in the order b<N>, spe<N>, share, bf16, jit, cb, e.g. `b128share`, `sharebf16`, `sharecb`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
   (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
   so in inference mode (no dropout, frozen BatchNorm statistics);
@@ -31,6 +36,7 @@ Nothing is timed in the test suite; this is a benchmark.
 import dataclasses
 import os
 import re
+import shutil
 import statistics
 import sys
 import time
@@ -54,14 +60,14 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 def _parse(variant):
     """`variant` as settings: `base`, or lever tokens in this order: b<N>, spe<N>, share, bf16, jit."""
-    m = re.fullmatch(r"(?:b(\d+))?(?:spe(\d+))?(share)?(bf16)?(jit)?", variant)
+    m = re.fullmatch(r"(?:b(\d+))?(?:spe(\d+))?(share)?(bf16)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
-        raise SystemExit(f"unknown variant {variant!r}: base, tutorial, or in this order b<N>, spe<N>, share, bf16, "
-                         "jit (e.g. b128share)")
+        raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, spe<N>, "
+                         "share, bf16, jit, cb (e.g. b128share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "spe": int(m.group(2)) if m.group(2) else 1,
-            "share": bool(m.group(3)), "bf16": bool(m.group(4)), "jit": bool(m.group(5))}
+            "share": bool(m.group(3)), "bf16": bool(m.group(4)), "jit": bool(m.group(5)), "cb": bool(m.group(6))}
 
 
 def recipe_inputs(config):
@@ -88,8 +94,38 @@ def recipe_inputs(config):
     return prior, dataset
 
 
+class Window:
+    """Two callbacks, one to go first and one last in `fit`'s list: the wall time from the first step's begin
+    hook to the last step's end hook, every callback's per-step hooks included, epoch-end work not."""
+
+    def __init__(self):
+        import keras
+
+        window = self
+
+        class First(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                if batch == 0:
+                    window.start = time.perf_counter()
+
+        class Last(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                window.end = time.perf_counter()
+
+        self.first, self.last = First(), Last()
+
+    def callbacks(self, inner=()):
+        return [self.first, *inner, self.last]
+
+    @property
+    def seconds(self):
+        return self.end - self.start
+
+
 def main(argv):
     del argv
+    import tempfile
+
     import tensorflow as tf
 
     if FLAGS.intra_op:
@@ -113,25 +149,36 @@ def main(argv):
             for _ in ds:
                 pass
             kind = "reference" if name == "tutorial" else "reference_training"
-            models[name] = (build_tutorial(kind), ds.repeat(), 256)
+            models[name] = (build_tutorial(kind), ds.repeat(), 256, [])
             continue
         v = _parse(name)
         batch = v.get("batch") or config.batch_size
+        twin = name[:-2] or "base"  # `cb` runs its twin's very model: only the callbacks differ
+        if v.get("cb") and twin in models:
+            models[name] = (*models[twin][:3], True)
+            continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         gan = training.build_gan(dataclasses.replace(config, share_fakes=v.get("share", config.share_fakes)),
                                  data.image_shape(dataset(config.batch_size)), prior,
                                  jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))
         keras.mixed_precision.set_global_policy("float32")
-        models[name] = (gan, dataset(batch), batch)
-    for name, (m, ds, batch) in models.items():  # trace and warm up
+        models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
+    window = Window()
+    scratch = tempfile.mkdtemp(prefix="kgan-levers-")
+
+    def callbacks(with_run_callbacks):
+        # A fresh run directory per fit: a checkpoint left by the last one would be resumed (its epoch done).
+        return window.callbacks(training.default_callbacks(config, tempfile.mkdtemp(dir=scratch))
+                                if with_run_callbacks else ())
+
+    for name, (m, ds, batch, cb) in models.items():  # trace and warm up
         spe = getattr(m, "steps_per_execution", 1) or 1
-        m.fit(ds, epochs=1, steps_per_epoch=2 * spe, verbose=0)
+        m.fit(ds, epochs=1, steps_per_epoch=2 * spe, verbose=0, callbacks=callbacks(cb))
     rates = {k: [] for k in models}
     for r in range(FLAGS.rounds):
-        for name, (m, ds, batch) in models.items():
-            start = time.perf_counter()
-            m.fit(ds, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
-            rates[name].append(FLAGS.steps * batch / (time.perf_counter() - start))
+        for name, (m, ds, batch, cb) in models.items():
+            m.fit(ds, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0, callbacks=callbacks(cb))
+            rates[name].append(FLAGS.steps * batch / window.seconds)
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()) + " img/s", flush=True)
     base = next(iter(rates))
     print(f"\n{config.network} recipe from the flags, {FLAGS.rounds} interleaved rounds of {FLAGS.steps} steps; "
@@ -144,6 +191,7 @@ def main(argv):
         ratio = statistics.median(a / b for a, b in zip(v, rates[base]))
         print(f"| {name} | {statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f}) | "
               f"{1000 * batch / statistics.median(v):.1f} | {ratio:.2f} |")
+    shutil.rmtree(scratch, ignore_errors=True)
     del kgan
 
 
