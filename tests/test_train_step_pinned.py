@@ -6,8 +6,10 @@ an AVX-512 machine (2026-12-02) one intra-op thread (the suite under pytest-xdis
 BatchNorm statistic by up to 3.6e-5 of itself, two threads by 6.7e-6; an honest change of the
 step (the D step drawing latents before labels) moves the numbers by 0.23.
 
-Three configurations cover every branch: the default recipe (self-conditioned cdcgan, mode
-seeking, EMA, Adam; tiny networks), a class-conditional GAN with label smoothing, instance
+Three configurations cover every branch: the default recipe's ingredients (self-conditioned cdcgan,
+mode seeking, EMA, Adam; tiny networks) with two generator passes per step, as recorded (the recipe
+shares fakes since 2026-12-03: `share_fakes` is checked against its definition in tests/test_gan.py),
+a class-conditional GAN with label smoothing, instance
 noise, lazy R1 and two D steps, and an unconditional one with a BatchNorm discriminator (separate
 real/fake calls), WGAN-GP, instance noise and mode seeking on an odd batch.
 """
