@@ -6,8 +6,9 @@ Builds the GAN `flags/dcgan.cfg` describes (compact networks, self-conditioned o
 mode seeking, EMA) once per variant, with the same seed, and times `fit` on the real digits in a bare
 loop (no callbacks) in interleaved rounds: every round runs every variant once, so all see the same
 machine load. A round's time runs from its first step's begin hook to its last step's end hook (so
-per-step callback hooks count; `fit`'s start and the epoch-end work do not). Reports images/s per variant (median over rounds) and each variant's ratio to the
-baseline (the median of per-round ratios). Variants (`--variants`, comma-separated):
+per-step callback hooks count; `fit`'s start and the epoch-end work do not). Reports images/s per
+variant (median over rounds) and each variant's ratio to the baseline (the median of per-round ratios).
+Variants (`--variants`, comma-separated):
 
 - `base`: the recipe as it ships (batch from the flagfile, `steps_per_execution=1`);
 - `spe<N>`: `steps_per_execution=N` (Keras runs N steps per Python call);
@@ -59,7 +60,7 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    """`variant` as settings: `base`, or lever tokens in this order: b<N>, spe<N>, share, bf16, jit."""
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, spe<N>, share, bf16, jit, cb."""
     m = re.fullmatch(r"(?:b(\d+))?(?:spe(\d+))?(share)?(bf16)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
@@ -149,7 +150,7 @@ def main(argv):
             for _ in ds:
                 pass
             kind = "reference" if name == "tutorial" else "reference_training"
-            models[name] = (build_tutorial(kind), ds.repeat(), 256, [])
+            models[name] = (build_tutorial(kind), ds.repeat(), 256, False)
             continue
         v = _parse(name)
         batch = v.get("batch") or config.batch_size

@@ -125,8 +125,7 @@ def run(main):
     TensorFlow's per-checkpoint `CHATTER` is dropped from the log; everything else it logs stays."""
     from absl import app
 
-    for name in ("absl", "tensorflow"):  # TF's checkpoint code logs through absl's logger
-        logging.getLogger(name).addFilter(_DropChatter())
+    logging.getLogger("absl").addFilter(_DropChatter())  # TF's checkpoint code logs through absl's logger
     return app.run(main, flags_parser=parse_flags)
 
 
