@@ -20,7 +20,8 @@ class LossPlot(keras.callbacks.Callback):
     Drawing takes ~0.25 s on a 2-core CPU, so the figure is redrawn at an
     epoch's end only when `min_seconds` have passed since it was last drawn
     (epochs of a few seconds would otherwise spend ~4% of the run drawing), and
-    always when training ends; the CSV is written every `every_n_steps` regardless.
+    when training ends if anything was recorded since (a run of one short epoch
+    draws once, not twice); the CSV is written every `every_n_steps` regardless.
     Any other logged metric (e.g. from an evaluation callback) is plotted in
     panels of its own.
 
@@ -35,6 +36,7 @@ class LossPlot(keras.callbacks.Callback):
         super().__init__()
         self.min_seconds = float(min_seconds)
         self._drawn = None
+        self._undrawn = True  # rows appended (or a resumed CSV) not yet in the PNG
         self.path = os.fspath(path)
         self.csv_path = os.path.splitext(self.path)[0] + ".csv"
         self.every_n_steps = int(every_n_steps)
@@ -73,9 +75,11 @@ class LossPlot(keras.callbacks.Callback):
             self.draw()
 
     def on_train_end(self, logs=None):
-        self.draw()
+        if self._undrawn:
+            self.draw()
 
     def _append(self, row):
+        self._undrawn = True
         os.makedirs(os.path.dirname(os.path.abspath(self.csv_path)), exist_ok=True)
         new = not os.path.exists(self.csv_path)
         with open(self.csv_path, "a", newline="") as f:
@@ -128,3 +132,4 @@ class LossPlot(keras.callbacks.Callback):
         fig.savefig(buf, format="png", dpi=100)
         atomic_write(self.path, buf.getvalue())
         self._drawn = time.monotonic()
+        self._undrawn = False

@@ -53,15 +53,18 @@ def test_loss_plot_records_and_draws(tmp_path):
     assert plot.read()["d_loss"][0] == [2, 4, 6, 8, 10, 12]
 
 
-@pytest.mark.parametrize("min_seconds, draws", [(3600, 2), (0, 4)])
-def test_loss_plot_redraws_at_most_every_min_seconds_and_when_training_ends(tmp_path, min_seconds, draws):
+@pytest.mark.parametrize("min_seconds, epochs, draws", [(3600, 3, 2), (0, 3, 3), (3600, 1, 1)])
+def test_loss_plot_redraws_at_most_every_min_seconds_and_when_training_ends(tmp_path, min_seconds, epochs, draws):
+    """Drawn at the first epoch's end, then every `min_seconds`, and at the end of training if rows came after
+    the last drawing (3 epochs, 3600 s: the first epoch and the end; 0 s: every epoch, nothing left for the end;
+    1 epoch: once)."""
     plot = callbacks.LossPlot(tmp_path / "losses.png", every_n_steps=2, min_seconds=min_seconds)
     calls = []
     draw = plot.draw
-    plot.draw = lambda: (calls.append(1), draw())
-    _gan().fit(_data(), epochs=3, verbose=0, callbacks=[plot])
-    assert len(calls) == draws  # the first epoch's end (then every min_seconds), and the end of training
-    assert plot.read()["d_loss"][0] == [2, 4, 6, 8, 10, 12]  # the record itself is complete either way
+    plot.draw = lambda: (calls.append(plot.read()["d_loss"][0]), draw())
+    _gan().fit(_data(), epochs=epochs, verbose=0, callbacks=[plot])
+    assert len(calls) == draws, calls
+    assert calls[-1] == plot.read()["d_loss"][0] == [2, 4, 6, 8, 10, 12][:2 * epochs]  # the last drawing has it all
 
 
 def test_steps_per_execution_trains_the_same_and_the_step_callbacks_keep_their_cadence(tmp_path):
