@@ -15,14 +15,19 @@ Variants (`--variants`, comma-separated):
 - `jit`: `jit_compile=True` (XLA);
 - `b<N>`: global batch N (images/s; the quality at that batch is a separate question);
 - `b<N>spe<M>`: both;
+- `k<N>`: `kernel_size=N` in G and D (other networks: a different recipe, whose quality is a separate question);
 - `share`: `share_fakes=True` (G's update scores the D update's fakes: one G forward pass per step);
+  every variant keeps the flagfile's own `share_fakes` otherwise (`--noshare_fakes` makes `base` the recipe without it);
 - `bf16`: the `mixed_bfloat16` Keras policy (bfloat16 compute, float32 weights; oneDNN runs bfloat16
   convolutions on AMX where the CPU has it);
+- `d16`: D's dropout masks from 16-bit random numbers (two per 32-bit Philox draw, keep if >= round(0.3 * 2^16):
+  p = 0.300003) instead of Keras's float32 uniform draws: half the random-number work, the same mask distribution
+  (a bench-only layer, `Dropout16`; the profile put D's random draws at ~10% of the step's kernel time);
 - `cb` (last): the variant with the callbacks a real run installs (`kgan.training.default_callbacks`:
   checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
   temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
   twin trains the twin's model, so the two differ in their callbacks only);
-- combinations in the order b<N>, spe<N>, share, bf16, jit, cb, e.g. `b128share`, `sharebf16`, `sharecb`;
+- combinations in the order b<N>, k<N>, spe<N>, share, bf16, d16, jit, cb, e.g. `b128share`, `k3share`, `sharecb`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
   (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
   so in inference mode (no dropout, frozen BatchNorm statistics);
@@ -60,15 +65,41 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    """`variant` as settings: `base`, or lever tokens in this order: b<N>, spe<N>, share, bf16, jit, cb."""
-    m = re.fullmatch(r"(?:b(\d+))?(?:spe(\d+))?(share)?(bf16)?(jit)?(cb)?", variant)
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, bf16, d16, jit, cb."""
+    m = re.fullmatch(r"(?:b(\d+))?(?:k(\d+))?(?:spe(\d+))?(share)?(bf16)?(d16)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
-        raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, spe<N>, "
-                         "share, bf16, jit, cb (e.g. b128share)")
-    return {"batch": int(m.group(1)) if m.group(1) else None, "spe": int(m.group(2)) if m.group(2) else 1,
-            "share": bool(m.group(3)), "bf16": bool(m.group(4)), "jit": bool(m.group(5)), "cb": bool(m.group(6))}
+        raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
+                         "spe<N>, share, bf16, d16, jit, cb (e.g. b128share, k3share)")
+    return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
+            "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "bf16": bool(m.group(5)),
+            "d16": bool(m.group(6)), "jit": bool(m.group(7)), "cb": bool(m.group(8))}
+
+
+def dropout16():
+    """A Keras layer class: inverted dropout whose keep mask compares 16-bit random numbers (two per uint32 of
+    TensorFlow's stateless Philox draw) with round(rate * 2^16)."""
+    import keras
+    import tensorflow as tf
+
+    class Dropout16(keras.layers.Layer):
+        def __init__(self, rate, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = float(rate)
+            self.threshold = int(round(self.rate * 65536))
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, x, training=False):
+            if not training or not self.rate:
+                return x
+            seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), tf.int32)
+            n = tf.size(x)
+            bits = tf.random.stateless_uniform([(n + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
+            keep = tf.reshape(tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:n] >= self.threshold, tf.shape(x))
+            return tf.where(keep, x * (1.0 / (1.0 - self.rate)), tf.zeros_like(x))
+
+    return Dropout16
 
 
 def recipe_inputs(config):
@@ -159,9 +190,16 @@ def main(argv):
             models[name] = (*models[twin][:3], True)
             continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
-        gan = training.build_gan(dataclasses.replace(config, share_fakes=v.get("share", config.share_fakes)),
-                                 data.image_shape(dataset(config.batch_size)), prior,
-                                 jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))
+        variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
+                                      kernel_size=v.get("kernel") or config.kernel_size)
+        dropout = keras.layers.Dropout
+        if v.get("d16"):  # kgan.nets.dcgan builds D's dropout as keras.layers.Dropout(rate)
+            keras.layers.Dropout = dropout16()
+        try:
+            gan = training.build_gan(variant, data.image_shape(dataset(config.batch_size)), prior,
+                                     jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))
+        finally:
+            keras.layers.Dropout = dropout
         keras.mixed_precision.set_global_policy("float32")
         models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
     window = Window()
