@@ -92,7 +92,8 @@ def _clusters(config, workdir, image_shape, data_split):
     return centroids, prior, workdir_lib.clusters_bytes(centroids, prior)
 
 
-def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None, cluster=None):
+def default_callbacks(config, workdir, restore_dir=None, preemption=True, evaluator=None, cluster=None,
+                      outputs=True):
     """The callbacks that fill `workdir` (see `kgan.workdir`).
 
     `restore_dir` is the run directory checkpoints are restored from when it
@@ -100,6 +101,10 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
     resumes from the chief's checkpoints). `preemption=False` leaves out the
     SIGTERM handler: on a cluster one worker cannot save alone (the others wait
     in a collective), so a stopped multi-worker job resumes from its last checkpoint.
+    `outputs=False` leaves out what only writes files for people to look at (the
+    sample grid, the loss plot, the CSV log, TensorBoard): a non-chief worker's,
+    whose directory is removed when training ends. None of them takes part in a
+    collective or in the decision to stop, so the workers stay in step.
     """
     path = workdir_lib.path
     tb_dir = path(workdir, workdir_lib.TENSORBOARD)
@@ -108,18 +113,20 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
                                 restore_directory=path(restore_dir, workdir_lib.CHECKPOINTS) if restore_dir else None)
     quality = [callbacks.QualityMetrics(evaluator, every_n_epochs=config.eval_every, num_samples=config.eval_samples,
                                         seed=config.seed)] if evaluator is not None else []
+    grid = [callbacks.SampleGrid(path(workdir, workdir_lib.SAMPLES), num_images=config.num_samples,
+                                 every_n_epochs=config.sample_every, tensorboard_dir=tb_dir)] if outputs else []
+    logs = [callbacks.LossPlot(path(workdir, workdir_lib.LOSSES)),
+            keras.callbacks.CSVLogger(path(workdir, workdir_lib.METRICS), append=True),
+            keras.callbacks.TensorBoard(tb_dir, write_graph=False)] if outputs else []
     return [
         ckpt,
         callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),
         *([callbacks.TimeLimit(config.max_minutes, exclude=quality)] if config.max_minutes else []),
         *([callbacks.Preemption(ckpt)] if preemption else []),
         *([callbacks.ClusterPreemption(ckpt, cluster)] if cluster is not None else []),
-        callbacks.SampleGrid(path(workdir, workdir_lib.SAMPLES), num_images=config.num_samples,
-                             every_n_epochs=config.sample_every, tensorboard_dir=tb_dir),
-        *quality,
-        callbacks.LossPlot(path(workdir, workdir_lib.LOSSES)),
-        keras.callbacks.CSVLogger(path(workdir, workdir_lib.METRICS), append=True),
-        keras.callbacks.TensorBoard(tb_dir, write_graph=False),
+        *grid,
+        *quality,  # after the grid, before the logs: its metrics go into the plot, the CSV and TensorBoard
+        *logs,
     ]
 
 
@@ -195,7 +202,7 @@ def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
     evaluator = quality_evaluator(config, data_split) if config.eval_every else None
     cbs = default_callbacks(config, write_dir, restore_dir=None if chief else workdir,
                             preemption=not distribute.task_name(strategy), evaluator=evaluator,
-                            cluster=strategy if distribute.task_name(strategy) else None)
+                            cluster=strategy if distribute.task_name(strategy) else None, outputs=chief)
     try:
         history = gan.fit(
             ds,

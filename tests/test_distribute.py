@@ -156,6 +156,11 @@ def test_killed_worker_job_resumes_from_the_checkpoint(tmp_path):
     assert "worker 1 exited with code -9: stopping the others" in rest
     done = _epochs(out)
     assert done and done[-1] < 3, f"the first run should have stopped early, finished epochs {done}"
+    # The killed worker's temporary directory (removed when a run ends, not when it is killed): it kept the
+    # checkpoints it must write with the chief, and no sample grids, plots or logs nobody would read.
+    written = {p.relative_to(out / ".worker-worker-1").parts[0] for p in (out / ".worker-worker-1").rglob("*")}
+    assert "checkpoints" in written, written
+    assert not written & {"samples", "progress.gif", "losses.png", "losses.csv", "metrics.csv", "tensorboard"}, written
 
     again = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-4000:]
