@@ -19,8 +19,9 @@
 
 On a cluster only the chief writes the run's outputs; `is_chief(strategy)` and
 `worker_dir(workdir, strategy)` implement TensorFlow's multi-worker rule: every
-worker runs the same callbacks (saving can involve collectives), the others
-into a temporary directory of their own that is removed after training.
+worker runs the same checkpoint, guard and stopping callbacks (saving can involve
+collectives), the others into a temporary directory of their own that is removed
+after training (they draw no sample grids or plots: `kgan.training.default_callbacks`).
 
 Example:
 
