@@ -66,12 +66,12 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 def _parse(variant):
     """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, bf16, d16, jit, cb."""
-    m = re.fullmatch(r"(?:b(\d+))?(?:k(\d+))?(?:spe(\d+))?(share)?(bf16)?(d16)?(jit)?(cb)?", variant)
+    m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?(share)?(bf16)?(d16)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
         raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
-                         "spe<N>, share, bf16, d16, jit, cb (e.g. b128share, k3share)")
+                         "spe<N>, share, bf16, d16, jit, cb, N a positive integer (e.g. b128share, k3share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
             "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "bf16": bool(m.group(5)),
             "d16": bool(m.group(6)), "jit": bool(m.group(7)), "cb": bool(m.group(8))}
@@ -171,6 +171,8 @@ def main(argv):
     from throughput import build as build_tutorial
 
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
+    for name in FLAGS.variants.split(","):  # a bad variant fails before k-means and the data load
+        _parse(name)
     prior, dataset = recipe_inputs(config)
 
     models = {}
@@ -191,7 +193,7 @@ def main(argv):
             continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
-                                      kernel_size=v.get("kernel") or config.kernel_size)
+                                      kernel_size=config.kernel_size if v.get("kernel") is None else v["kernel"])
         dropout = keras.layers.Dropout
         if v.get("d16"):  # kgan.nets.dcgan builds D's dropout as keras.layers.Dropout(rate)
             keras.layers.Dropout = dropout16()
