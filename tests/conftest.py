@@ -1,5 +1,6 @@
 """Test setup: two logical CPU devices (for MirroredStrategy tests), paths to shared data."""
 
+import contextlib
 import os
 import pathlib
 
@@ -71,6 +72,18 @@ def mnist_dir():
 
 
 _STRATEGIES = {}
+
+
+@contextlib.contextmanager
+def eagerly():
+    """Runs `fit` (every `tf.function`) eagerly inside: the one-device reference of the N-replicas-equal-one-device
+    tests. Eager execution skips tracing the step (~1 CPU-s of each reference run, 2026-12-04) and is a second
+    way of running the same `train_step`, so the replicas' graph is compared with the step op by op."""
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from kgan import augment, nets
 from kgan.augment import DiffAugment
 from kgan.errors import ConfigError
 
+from .conftest import eagerly
+
 
 def _images(n=4, h=16, w=16, c=3, seed=0):
     return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, h, w, c)).astype("float32"))
@@ -122,12 +124,14 @@ def _train(strategy, d_batchnorm, policy="color,translation,cutout", **compile_k
      (False, dict(loss="wasserstein", gradient_penalty=10.0, r1_penalty=1.0))],  # augmented inside the penalties
     ids=["joint_d_call", "batchnorm_d", "penalties"])
 def test_two_replicas_augment_like_one_device(d_batchnorm, options, two_replicas):
-    w1 = _train(tf.distribute.OneDeviceStrategy("/cpu:0"), d_batchnorm, **options)
+    with eagerly():
+        w1 = _train(tf.distribute.OneDeviceStrategy("/cpu:0"), d_batchnorm, **options)
     w2 = _train(two_replicas, d_batchnorm, **options)
     diff = max(np.abs(a - b).max() for a, b in zip(w1, w2))
     assert diff < 1e-5, f"1 vs 2 replicas differ by {diff}"
     if not d_batchnorm and "gradient_penalty" not in options:
-        plain = _train(tf.distribute.OneDeviceStrategy("/cpu:0"), d_batchnorm, policy=None, **options)
+        with eagerly():
+            plain = _train(tf.distribute.OneDeviceStrategy("/cpu:0"), d_batchnorm, policy=None, **options)
         assert max(np.abs(a - b).max() for a, b in zip(w1, plain)) > 1e-4  # the augmentation changed the run
 
 

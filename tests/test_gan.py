@@ -12,6 +12,8 @@ import kgan
 from kgan import nets
 from kgan.errors import ConfigError
 
+from .conftest import eagerly
+
 LATENT = 8
 
 
@@ -67,7 +69,8 @@ def test_two_replicas_make_the_same_update_as_one_device(loss, two_replicas):
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
     two = two_replicas
     assert two.num_replicas_in_sync == 2
-    _, before, w1, h1 = _train(one, loss, d_steps=2)
+    with eagerly():
+        _, before, w1, h1 = _train(one, loss, d_steps=2)
     _, _, w2, h2 = _train(two, loss, d_steps=2)
     moved = max(np.abs(a - b).max() for a, b in zip(before, w1))
     diff = max(np.abs(a - b).max() for a, b in zip(w1, w2))
@@ -108,7 +111,8 @@ def test_two_replicas_equal_one_device_with_penalties_and_tricks(options, two_re
         return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights] + (
             [v.numpy() for v in gan.ema_generator.weights] if ema else [])
 
-    w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    with eagerly():
+        w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
     w2 = train(two_replicas)
     diff = max(np.abs(a - b).max() for a, b in zip(w1, w2))
     assert diff < 1e-5, f"{options}: 1 vs 2 replicas differ by {diff}"
@@ -284,7 +288,8 @@ def test_conditional_gan_trains_on_labels_and_matches_on_two_replicas(two_replic
         gan.fit(_labelled_data(), epochs=1, verbose=0)
         return gan, [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
 
-    gan, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    with eagerly():
+        gan, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
     _, w2 = train(two_replicas)
     assert max(np.abs(a - b).max() for a, b in zip(w1, w2)) < 1e-5
     # The label changes the image: same latents, different classes.
@@ -318,7 +323,8 @@ def test_mode_seeking_matches_on_two_replicas_and_changes_the_update(two_replica
         history = gan.fit(_labelled_data(), epochs=1, verbose=0).history
         return gan, history, [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
 
-    gan, history, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    with eagerly():
+        gan, history, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
     _, history2, w2 = train(two_replicas)
     assert max(np.abs(a - b).max() for a, b in zip(w1, w2)) < 1e-5
     assert history["g_mode_seeking"][0] > 0
@@ -361,7 +367,8 @@ def test_self_conditioned_gan_matches_on_two_replicas_and_samples_like_an_uncond
         return gan, history, [v.numpy() for v in gan.generator.weights + gan.discriminator.weights
                               + gan.ema_generator.weights]
 
-    gan, history, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    with eagerly():
+        gan, history, w1 = train(tf.distribute.OneDeviceStrategy("/cpu:0"))
     _, history2, w2 = train(two_replicas)
     assert max(np.abs(a - b).max() for a, b in zip(w1, w2)) < 1e-5
     np.testing.assert_allclose(history["g_mode_seeking"], history2["g_mode_seeking"], rtol=1e-4)
