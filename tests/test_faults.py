@@ -35,7 +35,8 @@ import tensorflow as tf
 from kgan import callbacks, export, workdir
 
 from .conftest import MNIST_DIR, REPO
-from .forkserver import ForkServer, _exited
+from . import forkserver
+from .forkserver import _exited
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 STEPS, EPOCHS = 4, 16
@@ -52,9 +53,8 @@ def _train_args(out, epochs=EPOCHS):
 
 @pytest.fixture(scope="module")
 def server():
-    s = ForkServer()
-    yield s
-    s.close()
+    """This test process's fork server (tests/forkserver.py), shared with its other tests: one TensorFlow start-up."""
+    return forkserver.server()
 
 
 def _index_target(ckpt_dir):
