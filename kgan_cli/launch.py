@@ -52,8 +52,18 @@ def _stream(proc, prefix, out):
         out.flush()
 
 
-def launch(num_workers, args, script=None, env=None, out=sys.stdout):
-    """Runs `num_workers` workers of `script` (default: kgan_cli.train) with `args`; returns the job's exit code."""
+def _popen(cmd, env):
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def launch(num_workers, args, script=None, env=None, out=sys.stdout, spawn=_popen):
+    """Runs `num_workers` workers of `script` (default: kgan_cli.train) with `args`; returns the job's exit code.
+
+    `spawn(cmd, env)` starts one worker in a new process group and returns a `subprocess.Popen`-like object
+    (`pid`, `poll`, `wait`, `returncode`, and a text `stdout` carrying the worker's stdout and stderr); the
+    default is `subprocess.Popen`. Called from the main thread, `launch` stops the workers on SIGTERM.
+    """
     program = [script] if script else ["-m", "kgan_cli.train"]
     trains = script is None or script.endswith("train.py")
     python_path = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
@@ -66,8 +76,7 @@ def launch(num_workers, args, script=None, env=None, out=sys.stdout):
         cmd = [sys.executable, *program, *args]
         if trains and not any(a.startswith("--strategy") for a in args):
             cmd.append("--strategy=multi_worker")
-        procs.append(subprocess.Popen(cmd, env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True, start_new_session=True))
+        procs.append(spawn(cmd, worker_env))
         out.write(f"[launch] worker {i} pid {procs[-1].pid}\n")
         out.flush()
     threads = [threading.Thread(target=_stream, args=(p, f"[worker {i}]", out), daemon=True)
@@ -85,7 +94,9 @@ def launch(num_workers, args, script=None, env=None, out=sys.stdout):
                 except ProcessLookupError:
                     pass
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(143)))
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:  # signal handlers can only be set there
+        previous = signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(143)))
     code = 0
     try:
         while any(p.poll() is None for p in procs):
@@ -107,6 +118,9 @@ def launch(num_workers, args, script=None, env=None, out=sys.stdout):
     except KeyboardInterrupt:
         stop_all()
         code = 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     for t in threads:
         t.join(timeout=5)
     if code == 0:

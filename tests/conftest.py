@@ -3,6 +3,11 @@
 import contextlib
 import os
 import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Under pytest-xdist (pytest.ini: one worker per core) every worker process, and every process its tests
@@ -99,18 +104,88 @@ def two_replicas():
     return _STRATEGIES["two"]
 
 
-def start_workers(cmd, env, cwd=REPO):
-    """Starts a `launch.py` command; returns `(process, {worker index: pid}, the output lines read so far)`
-    once launch.py has named both workers' pids (its lines `[launch] worker I pid P`)."""
-    import subprocess
+class _Output:
+    """What launch.py prints (its own lines and its workers', from several threads)."""
 
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pids, lines = {}, []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("[launch] worker"):
-            parts = line.split()
-            pids[int(parts[2])] = int(parts[4])
+    def __init__(self):
+        self.parts, self.lock = [], threading.Lock()
+
+    def write(self, text):
+        with self.lock:
+            self.parts.append(text)
+
+    def flush(self):
+        pass
+
+    def text(self):
+        with self.lock:
+            return "".join(self.parts)
+
+
+def _launch_args(cmd):
+    """(workers, args) of a `launch.py --workers=N -- args...` command."""
+    if os.path.basename(cmd[1]) != "launch.py" or not cmd[2].startswith("--workers=") or cmd[3] != "--":
+        raise ValueError(f"not a launch.py command: {cmd[:4]}")
+    return int(cmd[2].split("=")[1]), cmd[4:]
+
+
+class Launch(threading.Thread):
+    """`launch.launch` in a thread of this process, its workers forked from the test process's fork server
+    (tests/forkserver.py) instead of started with TensorFlow's ~5 CPU-s of imports each: what `python launch.py
+    --workers=N -- args` does, with `poll`, `communicate` and `returncode` as on a `subprocess.Popen` of it."""
+
+    def __init__(self, workers, args, script=None, env=None):
+        super().__init__(daemon=True)
+        self.workers, self.args, self.script, self.env = workers, list(map(str, args)), script, env
+        self.out, self.returncode, self.read = _Output(), None, 0
+
+    def run(self):
+        sys.path.insert(0, str(REPO))
+        import launch
+
+        from tests import forkserver
+
+        try:
+            self.returncode = launch.launch(self.workers, self.args, script=self.script, env=self.env,
+                                            out=self.out, spawn=forkserver.spawn)
+        except BaseException as e:  # noqa: BLE001 - reported as the output and exit code of the launch
+            self.out.write(f"[test] launch raised {e!r}\n")
+            self.returncode = 1
+
+    def poll(self):
+        return None if self.is_alive() else self.returncode
+
+    def communicate(self, timeout=None):
+        """(the output not yet returned, None), after the launch ends."""
+        self.join(timeout)
+        if self.is_alive():
+            raise subprocess.TimeoutExpired("launch", timeout)
+        text = self.out.text()
+        rest, self.read = text[self.read:], len(text)
+        return rest, None
+
+
+def run_launch(workers, args, script=None, env=None, timeout=300):
+    """`subprocess.run([sys.executable, "launch.py", f"--workers={workers}", "--", *args], capture_output=True,
+    text=True)` with the workers forked (`Launch`): its `returncode` and `stdout` (the workers' output)."""
+    job = Launch(workers, args, script, env)
+    job.start()
+    out, _ = job.communicate(timeout)
+    return subprocess.CompletedProcess(["launch.py", f"--workers={workers}", "--", *map(str, args)], job.returncode,
+                                       out, "")
+
+
+def start_workers(cmd, env):
+    """Starts a `launch.py --workers=2 -- args` command (`Launch`); returns `(launch, {worker index: pid}, the
+    output lines read so far)` once launch.py has named both workers' pids (its lines `[launch] worker I pid P`)."""
+    job = Launch(*_launch_args(cmd), env=env)
+    job.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and job.is_alive():
+        text = job.out.text()
+        pids = {int(i): int(p) for i, p in re.findall(r"^\[launch\] worker (\d+) pid (\d+)$", text, re.M)}
         if len(pids) == 2:
             break
-    return proc, pids, lines
+        time.sleep(0.01)
+    job.read = len(text)
+    return job, pids, text.splitlines(keepends=True)

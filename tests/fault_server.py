@@ -13,9 +13,12 @@ log first.
 
 Protocol: one JSON object per line on stdin, {"script", "argv", "log", "kill": [point, n] or null}
 and optionally "module" (run `python -m <module>` instead of a script), "stdout" and "stderr" (separate
-files instead of "log"), "env" (the child's whole environment) and "cwd" (default: the repo); the
-server answers on stdout {"pid": ...} at once and {"pid": ..., "exit": code} when the child ends
-(code -9 for SIGKILL). It exits when stdin closes.
+files instead of "log"), "pipe" (a FIFO the client reads, for both instead of files), "setsid" (the
+child leads a new session and process group, as `start_new_session=True`), "env" (the child's whole
+environment) and "cwd" (default: the repo); the server answers on stdout {"pid": ...} at once and
+{"pid": ..., "exit": code} when the child ends (code -9 for SIGKILL). Children run side by side (the
+workers of one multi-worker job); their exits are reported in the order they happen. It exits when
+stdin closes and its children have ended.
 
 What a fork cannot give a child: settings TensorFlow reads when it is imported (TF_CPP_MIN_LOG_LEVEL,
 the server's), and the start-up notices an import prints (tests of those keep real subprocesses).
@@ -25,8 +28,10 @@ import glob
 import json
 import os
 import runpy
+import select
 import signal
 import sys
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -174,9 +179,16 @@ KILL_POINTS = ("shard_written", "shard_half_written", "merge_half_done", "merged
                "export_manifest_final", "export_renamed")
 
 
-def _child(req):
-    out, err = req.get("stdout") or req["log"], req.get("stderr") or req["log"]
-    for fd_number, path in ((1, out), (2, err)):
+def _child(req, pipe):
+    if req.get("setsid"):
+        os.setsid()
+    out, err = req.get("stdout") or req.get("log"), req.get("stderr") or req.get("log")
+    if pipe is not None:  # "pipe": stdout and stderr both go to it
+        os.dup2(pipe, 1)
+        os.dup2(pipe, 2)
+        os.close(pipe)
+        out = err = None
+    for fd_number, path in ((1, out), (2, err)) if out else ():
         if fd_number == 2 and err == out:
             os.dup2(1, 2)
             continue
@@ -233,14 +245,33 @@ def main():
     import kgan_cli.common  # noqa: F401
 
     answer.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
-        req = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            _child(req)
-        answer.write(json.dumps({"pid": pid}) + "\n")
-        _, status = os.waitpid(pid, 0)
-        answer.write(json.dumps({"pid": pid, "exit": os.waitstatus_to_exitcode(status)}) + "\n")
+    children, pending, reading = set(), b"", True
+    while reading or children:
+        if reading and select.select([0], [], [], 0.01 if children else None)[0]:
+            data = os.read(0, 1 << 16)
+            reading = bool(data)
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                req = json.loads(line)
+                # A FIFO the client reads: opened here, before the fork, so the client sees its end of file
+                # only when the child (and whatever it started) has closed it.
+                pipe = os.open(req["pipe"], os.O_WRONLY) if req.get("pipe") else None
+                pid = os.fork()
+                if pid == 0:
+                    _child(req, pipe)
+                if pipe is not None:
+                    os.close(pipe)
+                children.add(pid)
+                answer.write(json.dumps({"pid": pid}) + "\n")
+        elif not reading:  # stdin closed: wait for the children still running
+            time.sleep(0.01)
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            children.discard(pid)
+            answer.write(json.dumps({"pid": pid, "exit": os.waitstatus_to_exitcode(status)}) + "\n")
 
 
 if __name__ == "__main__":

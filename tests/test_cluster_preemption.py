@@ -5,14 +5,13 @@ PreemptionCheckpointHandler)."""
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
 import tensorflow as tf
 
 from . import corruption
-from .conftest import MNIST_DIR, REPO, start_workers
+from .conftest import MNIST_DIR, REPO, run_launch, start_workers
 from .test_faults import needs_mnist
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -45,7 +44,7 @@ def test_sigterm_to_one_worker_saves_all_at_one_step_and_the_same_command_resume
     assert "Traceback" not in text
     assert not [p for p in out.iterdir() if p.name.startswith(".worker-")]
 
-    again = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    again = run_launch(2, cmd[4:], env=ENV)  # the same command
     assert again.returncode == 0, again.stdout[-4000:]
     for w in (0, 1):  # both resume from the chief's checkpoint at that step, the epoch still unfinished
         assert re.search(rf"\[worker {w}\] .*resumed from {re.escape(str(out))}/checkpoints/ckpt-{step}: "

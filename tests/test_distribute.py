@@ -1,7 +1,9 @@
 """kgan.distribute and launch.py: TF_CONFIG checks, chief rules, and real multi-worker training on loopback.
 
 The multi-worker tests start real worker processes on 127.0.0.1 (TF_CONFIG, gRPC, ring all-reduce),
-exactly as on a cluster, with `launch.py`.
+exactly as on a cluster, with `launch.py`'s `launch`. Its workers fork from the test process's fork server
+(tests/forkserver.py: TensorFlow imported once, not ~5 CPU-s per worker), except in
+test_global_batch_not_divisible_by_all_replicas, which runs the `python launch.py` command itself.
 """
 
 import csv
@@ -20,7 +22,7 @@ from kgan import distribute
 from kgan.errors import ConfigError
 
 from . import forkserver
-from .conftest import MNIST_DIR, start_workers
+from .conftest import MNIST_DIR, run_launch, start_workers
 from .corruption import tiny_idx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,10 +77,13 @@ def test_chief_and_worker_dirs(task_type, task_id, jobs, chief, tmp_path):
 
 
 def _launch(args, script=JOB, workers=2, timeout=300):
-    return subprocess.run([sys.executable, os.path.join(REPO, "launch.py"), f"--workers={workers}", "--", *args]
-                          if script is None else
-                          [sys.executable, "-c", f"import sys; sys.path.insert(0, {REPO!r}); import launch; "
-                           f"sys.exit(launch.launch({workers}, {list(args)!r}, script={script!r}))"],
+    """`launch.py`'s job: workers of `script` (None: kgan-train), forked from this process's fork server."""
+    return run_launch(workers, args, script, env=ENV, timeout=timeout)
+
+
+def _launch_cli(args, workers=2, timeout=300):
+    """`python launch.py --workers=N -- args`, the command itself: every worker a fresh interpreter."""
+    return subprocess.run([sys.executable, os.path.join(REPO, "launch.py"), f"--workers={workers}", "--", *args],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
@@ -101,8 +106,7 @@ def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path):
     # The reference: one process, one replica. It goes through tf.distribute like the workers (a
     # MirroredStrategy of one device), because tf.data's distribution rewrite re-seeds the shuffle:
     # the default strategy (no distribution) sees the same examples in another seeded order.
-    single = subprocess.run([sys.executable, JOB, str(tmp_path / "single"), str(tmp_path / "s.npz"), "mirrored",
-                             "2", "1", kinds], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    single = forkserver.run(JOB, [tmp_path / "single", tmp_path / "s.npz", "mirrored", "2", "1", kinds], env=ENV)
     assert single.returncode == 0, single.stderr[-4000:]
     for kind in KINDS:
         w0, w1, s = (np.load(tmp_path / f"{name}-{kind}-{i}.npz") for name, i in (("w", 0), ("w", 1), ("s", 0)))
@@ -162,7 +166,7 @@ def test_killed_worker_job_resumes_from_the_checkpoint(tmp_path):
     assert "checkpoints" in written, written
     assert not written & {"samples", "progress.gif", "losses.png", "losses.csv", "metrics.csv", "tensorboard"}, written
 
-    again = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    again = run_launch(2, _train_args(out, 4), env=ENV)  # the same command
     assert again.returncode == 0, again.stdout[-4000:]
     epochs = _epochs(out)
     assert epochs == [0, 1, 2, 3], f"each epoch once, resumed after epoch {done[-1]}: {epochs}"
@@ -214,7 +218,7 @@ def _free_ports():
 def test_global_batch_not_divisible_by_all_replicas(tmp_path):
     """2 workers = 2 replicas: a global batch of 17 is refused on every worker, nothing is written."""
     args = [a for a in _train_args(tmp_path / "run", 1) if not a.startswith("--batch_size")]
-    r = _launch([*args, "--batch_size=17"], script=None)
+    r = _launch_cli([*args, "--batch_size=17"])
     assert r.returncode == 2, r.stdout[-3000:]
     assert "batch_size=17 is not divisible by the 2 replicas: use a multiple of 2" in r.stdout, r.stdout[-3000:]
     assert not (tmp_path / "run").exists()
