@@ -97,17 +97,14 @@ def launch(num_workers, args, script=None, env=None, out=sys.stdout, spawn=_pope
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:  # signal handlers can only be set there
         previous = signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(143)))
-    code = 0
+    code = None
     try:
         while any(p.poll() is None for p in procs):
-            failed = [p for p in procs if p.poll() not in (None, 0)]
-            if failed:
-                code = failed[0].returncode
-                i = procs.index(failed[0])
-                out.write(f"[launch] worker {i} exited with code {code}: stopping the others\n")
+            code = _failure(procs, out, ": stopping the others")
+            if code is not None:
                 stop_all()
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         deadline = time.time() + 30
         for p in procs:
             try:
@@ -123,9 +120,26 @@ def launch(num_workers, args, script=None, env=None, out=sys.stdout, spawn=_pope
             signal.signal(signal.SIGTERM, previous)
     for t in threads:
         t.join(timeout=5)
-    if code == 0:
-        code = next((p.returncode for p in procs if p.returncode), 0)
+    if code is None:  # every worker ended before a failure was seen
+        code = _failure(procs, out) or 0
     return code
+
+
+def _failure(procs, out, then=""):
+    """The exit code of the failed worker to blame (None if none failed), naming the failed ones in `out`.
+
+    Of workers found failed at once, one killed by a signal (a negative code: SIGKILL, the OOM killer) is
+    named first: the others' errors follow from losing it (a broken collective). Else the lowest index.
+    """
+    failed = [i for i, p in enumerate(procs) if p.poll() not in (None, 0)]
+    if not failed:
+        return None
+    first = min(failed, key=lambda i: (procs[i].returncode > 0, i))
+    out.write(f"[launch] worker {first} exited with code {procs[first].returncode}{then}\n")
+    for i in failed:
+        if i != first:
+            out.write(f"[launch] worker {i} exited with code {procs[i].returncode} too\n")
+    return procs[first].returncode
 
 
 def main():

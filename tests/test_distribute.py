@@ -7,6 +7,7 @@ test_global_batch_not_divisible_by_all_replicas, which runs the `python launch.p
 """
 
 import csv
+import io
 import json
 import os
 import signal
@@ -87,6 +88,48 @@ def _launch_cli(args, workers=2, timeout=300):
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
+class _Exits:
+    """A worker process that exits with `code` at time `at` (launch's `spawn` result, without a process)."""
+
+    def __init__(self, code, at):
+        self.code, self.at, self.returncode = code, at, None
+        self.pid = 2**22 + 1  # above any pid: a kill finds no such process
+        self.stdout = io.StringIO(f"exiting with {code}\n")
+
+    def poll(self):
+        if time.time() >= self.at:
+            self.returncode = self.code
+        return self.returncode
+
+    def wait(self, timeout=None):
+        time.sleep(max(0.0, self.at - time.time()))
+        return self.poll()
+
+
+@pytest.mark.parametrize("exits, named, code, failed", [
+    ([(1, 0), (-9, 0)], "worker 1 exited with code -9\n", -9, 2),  # the one killed by a signal, not its victim
+    ([(2, 0), (1, 0)], "worker 0 exited with code 2\n", 2, 2),
+    ([(0, 0), (3, 0)], "worker 1 exited with code 3\n", 3, 1),
+    ([(-9, 0.2), (0, 0.6)], "worker 0 exited with code -9: stopping the others\n", -9, 1),  # seen while 1 ran
+])
+def test_launch_names_the_worker_to_blame(exits, named, code, failed):
+    """launch.py names each failed worker and returns the code of the one to blame. Of workers found failed at
+    once (e.g. all ended before its next look), one killed by a signal: the others' errors follow from losing
+    it; else the lowest index."""
+    sys.path.insert(0, REPO)
+    import launch
+
+    start = time.time()
+    spawned = iter(exits)
+    out = io.StringIO()
+    returned = launch.launch(2, ["--epochs=1"], out=out,
+                             spawn=lambda cmd, env: _Exits(*next((c, start + t) for c, t in spawned)))
+    text = out.getvalue()
+    assert named in text and returned == code, text
+    assert "[worker 0] exiting with" in text and "[worker 1] exiting with" in text
+    assert text.count("exited with code") == failed, text
+
+
 KINDS = ("dcgan", "cdcgan", "clusters")
 
 
@@ -157,7 +200,7 @@ def test_killed_worker_job_resumes_from_the_checkpoint(tmp_path):
     os.kill(pids[1], signal.SIGKILL)
     rest, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0, rest[-3000:]
-    assert "worker 1 exited with code -9: stopping the others" in rest
+    assert "worker 1 exited with code -9" in rest  # ": stopping the others", unless worker 0 had already died
     done = _epochs(out)
     assert done and done[-1] < 3, f"the first run should have stopped early, finished epochs {done}"
     # The killed worker's temporary directory (removed when a run ends, not when it is killed): it kept the
