@@ -60,6 +60,13 @@ def half_evaluator(classifier, real, heldout):
     return ev.Evaluator(classifier[0], heldout[:1000], real[0])
 
 
+@pytest.fixture(scope="session")
+def new_scores(half_evaluator, heldout):
+    """`half_evaluator`'s scores of the other 1,000 held-out digits: new real digits (evaluated once, for the
+    three tests that compare them with the floor, copies and the SWD)."""
+    return half_evaluator.evaluate(heldout[1000:])
+
+
 def test_classifier_is_accurate_and_cached_by_data_checksum(classifier, real):
     model, info = classifier
     assert info["trained"] and info["labels"] == "classes"
@@ -75,10 +82,10 @@ def test_classifier_is_accurate_and_cached_by_data_checksum(classifier, real):
     assert ev.data_checksum(images, flipped) != info["checksum"]  # other data never reuses the cache
 
 
-def test_new_real_images_score_at_the_equal_n_floor(half_evaluator, heldout):
+def test_new_real_images_score_at_the_equal_n_floor(half_evaluator, heldout, new_scores):
     """1,000 new real digits against 1,000 held-out ones score what 1,000 training digits do: the floor at
     equal N. The old floor (one half of the reference against the other, 500 vs 500) is worse."""
-    new = half_evaluator.evaluate(heldout[1000:])
+    new = new_scores
     floor = half_evaluator.real_floor(1000)
     old = ev.Evaluator(half_evaluator.classifier, heldout[:1000]).real_floor()
     print(f"new real {new}\nequal-N floor {floor}\nhalf-vs-half floor {old}")
@@ -91,12 +98,11 @@ def test_new_real_images_score_at_the_equal_n_floor(half_evaluator, heldout):
     assert old["swd"] > 1.3 * floor["swd"]  # 500 against 500 images: fewer descriptors, a higher SWD
 
 
-def test_swd_new_real_digits_at_the_floor_noise_and_blur_far_above(half_evaluator, heldout):
+def test_swd_new_real_digits_at_the_floor_noise_and_blur_far_above(half_evaluator, heldout, new_scores):
     """The label-free SWD in the evaluator, against the same 1,000 held-out digits as the other metrics: 1,000
     new real digits score what 1,000 training digits do (the equal-N floor); uniform noise and the new digits
     blurred (sigma = 1) score far above it."""
-    new_digits = heldout[1000:]
-    new = half_evaluator.evaluate(new_digits)
+    new_digits, new = heldout[1000:], new_scores
     floor = half_evaluator.real_floor(1000)
     noise = half_evaluator.evaluate(np.random.default_rng(0).integers(0, 256, (1000, 28, 28, 1)).astype("uint8"))
     blurred = half_evaluator.evaluate(_blur(new_digits))
@@ -108,9 +114,9 @@ def test_swd_new_real_digits_at_the_floor_noise_and_blur_far_above(half_evaluato
     assert half_evaluator.swd.distance(new_digits)["swd"] == new["swd"]  # seeded: the same number again
 
 
-def test_copies_are_flagged_in_both_spaces_and_new_images_are_not(half_evaluator, real, heldout):
+def test_copies_are_flagged_in_both_spaces_and_new_images_are_not(half_evaluator, real, new_scores):
     replay = real[0][np.random.default_rng(5).choice(len(real[0]), 1000, replace=False)]
-    new = half_evaluator.evaluate(heldout[1000:])
+    new = new_scores
     exact = half_evaluator.evaluate(replay)
     shifted = half_evaluator.evaluate(np.roll(replay, 1, axis=2))
     print(f"C_T new {new['ct_pixels']:.2f} {new['ct_features']:.2f}, copies {exact['ct_pixels']:.2f} "
