@@ -5,8 +5,10 @@ Starts N processes of `kgan-train --strategy=multi_worker <your flags>` on
 127.0.0.1, each with free ports and its own `TF_CONFIG` (the same variable a
 Kubernetes operator or Vertex AI sets on real machines), streams their output
 prefixed with `[worker i]`, and stops all of them as soon as one fails. Exits
-with the first failing worker's exit code (0 when all succeed). Run the same
-command again after a failure: the workers resume from the chief's checkpoints.
+with the failing worker's exit code (0 when all succeed); of workers found failed
+at once, one killed by a signal is blamed, as the others' errors follow from
+losing it. Run the same command again after a failure: the workers resume from
+the chief's checkpoints.
 
 Each worker splits its CPU into `--cpu_replicas` devices if you pass that flag
 after `--`; the global `--batch_size` is split over all replicas on all workers.
