@@ -10,7 +10,9 @@ with every default callback wrapped in a timer, and prints, per epoch and in tot
   TensorBoard image, loss plot, CSV row, quality metrics when on);
 - other: wall time not in any of the above (Python and `fit` per-step overhead, data waits);
 - CPU: process CPU seconds (user + system, all threads) per wall second during the steps: 2.0 = both
-  cores of this machine busy.
+  cores of this machine busy; and, on Linux, the machine's steal time over the same steps (from
+  /proc/stat: time a virtual machine's cores were ready to run but the hypervisor ran something else),
+  so a slow hour can be told apart from a slow step.
 
 Nothing is timed in the test suite; this is a benchmark. It writes into `--output_dir`
 (default a temporary directory, removed afterwards).
@@ -39,6 +41,16 @@ FLAGS = flags.FLAGS
 def _cpu():
     t = os.times()
     return t.user + t.system
+
+
+def _steal():
+    """Seconds of steal time on all of the machine's cores so far (/proc/stat), or None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Timed(keras.callbacks.Callback):
@@ -85,7 +97,7 @@ class StepClock(keras.callbacks.Callback):
         self.totals = totals
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._t, self._c = time.perf_counter(), _cpu()
+        self._t, self._c, self._s = time.perf_counter(), _cpu(), _steal()
 
     def on_train_batch_end(self, batch, logs=None):
         wall = time.perf_counter() - self._t
@@ -94,6 +106,8 @@ class StepClock(keras.callbacks.Callback):
             return
         self.totals[("steps", "wall")] += wall
         self.totals[("steps", "cpu")] += _cpu() - self._c
+        if self._s is not None:
+            self.totals[("steps", "steal")] += _steal() - self._s
         self.totals[("steps", "count")] += 1
 
 
@@ -120,6 +134,7 @@ def main(argv):
     cpu = totals.pop(("steps", "cpu"))
     count = int(totals.pop(("steps", "count")))
     first = totals.pop(("first", "wall"))
+    steal = totals.pop(("steps", "steal"), None)
     batch_hooks = sum(v for (name, kind), v in totals.items() if kind == "batch")
     print(f"\n{count + 1} steps, {total:.1f} s wall in all (start-up, k-means and data included)\n")
     print("| where | seconds | share of wall |")
@@ -133,6 +148,8 @@ def main(argv):
     print(f"| other (start-up, k-means, data, fit overhead) | {rest:.1f} | {rest / total:.1%} |")
     print(f"\nCPU during steps: {cpu / steps:.2f} cores busy of {os.cpu_count()}; "
           f"{1000 * (steps - batch_hooks) / max(count, 1):.1f} ms per step")
+    if steal is not None:
+        print(f"steal time during steps: {steal / steps:.2f} cores' worth (the hypervisor ran something else)")
 
 
 if __name__ == "__main__":
