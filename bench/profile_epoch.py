@@ -14,6 +14,11 @@ with every default callback wrapped in a timer, and prints, per epoch and in tot
   /proc/stat: time a virtual machine's cores were ready to run but the hypervisor ran something else),
   so a slow hour can be told apart from a slow step.
 
+Two switches measure TensorFlow's "remapper failed ... LeakyReluGrad" log line (README, "What lands in
+the output directory"): `--nograppler_remapping` turns Grappler's remapper pass off (so it never runs, never
+fails), `--leaky_relu_as_max` computes every LeakyReLU as max(x, a*x), a graph the remapper rewrites
+without failing (and without the fused LeakyReLU kernel).
+
 Nothing is timed in the test suite; this is a benchmark. It writes into `--output_dir`
 (default a temporary directory, removed afterwards).
 """
@@ -36,6 +41,8 @@ from kgan_cli import common  # noqa: E402
 from kgan_cli import train as train_cli  # noqa: E402  (defines the train.py flags)
 
 FLAGS = flags.FLAGS
+flags.DEFINE_boolean("grappler_remapping", True, "Grappler's remapper pass (op fusions); off: never run.")
+flags.DEFINE_boolean("leaky_relu_as_max", False, "Compute keras.layers.LeakyReLU as max(x, negative_slope * x).")
 
 
 def _cpu():
@@ -115,6 +122,12 @@ def main(argv):
     del argv
     out = FLAGS.output_dir or tempfile.mkdtemp(prefix="kgan-profile-")
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
+    if not FLAGS.grappler_remapping:
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"remapping": False})
+    if FLAGS.leaky_relu_as_max:
+        keras.layers.LeakyReLU.call = lambda self, x: keras.ops.maximum(x, x * self.negative_slope)
     totals = collections.defaultdict(float)
     make = training.default_callbacks
 
