@@ -207,6 +207,9 @@ def _table(results, sizes):
 
 
 def main():
+    import machine
+
+    print("machine:", machine.describe(), flush=True)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--calls", type=int, default=200, help="timed batch-1 calls per configuration and round (>= 200)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls first")

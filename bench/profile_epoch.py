@@ -120,6 +120,9 @@ class StepClock(keras.callbacks.Callback):
 
 def main(argv):
     del argv
+    import machine
+
+    print("machine:", machine.describe(), flush=True)
     out = FLAGS.output_dir or tempfile.mkdtemp(prefix="kgan-profile-")
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
     if not FLAGS.grappler_remapping:

@@ -70,6 +70,9 @@ def _kernel_times(logdir):
 
 def main(argv):
     del argv
+    import machine
+
+    print("machine:", machine.describe(), flush=True)
     import keras
     import tensorflow as tf
 

@@ -68,6 +68,9 @@ def mean_sd(values):
 
 
 def main():
+    import machine
+
+    print("machine:", machine.describe(), flush=True)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--minutes", type=float, default=15.0, help="training minutes per run")

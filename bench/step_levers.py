@@ -156,6 +156,9 @@ class Window:
 
 def main(argv):
     del argv
+    import machine
+
+    print("machine:", machine.describe(), flush=True)
     import tempfile
 
     import tensorflow as tf

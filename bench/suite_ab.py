@@ -44,6 +44,9 @@ def run_suite(checkout, files):
 
 
 def main():
+    import machine
+
+    print("machine:", machine.describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", help="test files or directories (default: the whole suite)")
     parser.add_argument("--base", default="HEAD~1", help="the commit to compare with (default HEAD~1)")

@@ -168,6 +168,9 @@ def pipeline_rate(ds, batches):
 
 
 def main():
+    import machine
+
+    print("machine:", machine.describe(), flush=True)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_dir", default=os.path.join(os.path.dirname(root), "shared", "data", "mnist"))
