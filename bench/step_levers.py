@@ -58,8 +58,8 @@ from kgan_cli import train as train_cli  # noqa: E402,F401  (defines the train.p
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("variants", "base,spe8,jit,b128,tutorial", "Comma-separated variants (see the docstring).")
-flags.DEFINE_integer("rounds", 5, "Interleaved rounds.")
-flags.DEFINE_integer("steps", 60, "Training steps per variant per round.")
+flags.DEFINE_integer("rounds", 5, "Interleaved rounds.", lower_bound=1)
+flags.DEFINE_integer("steps", 60, "Training steps per variant per round.", lower_bound=1)
 flags.DEFINE_integer("intra_op", 0, "tf.config.threading intra-op threads (0: TF's default).")
 flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF's default).")
 
@@ -75,6 +75,21 @@ def _parse(variant):
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
             "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "bf16": bool(m.group(5)),
             "d16": bool(m.group(6)), "jit": bool(m.group(7)), "cb": bool(m.group(8))}
+
+
+def _check_variants(value):
+    """A flag validator: every variant parses (a bad one is one line and exit 2, before TensorFlow runs anything)."""
+    if not value:
+        raise flags.ValidationError("--variants is empty: give at least one variant, e.g. --variants=base")
+    for name in value.split(","):
+        try:
+            _parse(name)
+        except SystemExit as e:
+            raise flags.ValidationError(str(e)) from None
+    return True
+
+
+flags.register_validator("variants", _check_variants)
 
 
 def dropout16():
@@ -174,8 +189,6 @@ def main(argv):
     from throughput import build as build_tutorial
 
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
-    for name in FLAGS.variants.split(","):  # a bad variant fails before k-means and the data load
-        _parse(name)
     prior, dataset = recipe_inputs(config)
 
     models = {}
