@@ -44,14 +44,34 @@ def recipe_flags(recipe):
     return cfg, [f"--{o}" for o in overrides]
 
 
+def train_args(recipe, seed, args, out):
+    """train.py's arguments for one run of `recipe`."""
+    cfg, overrides = recipe_flags(recipe)
+    budget = ([f"--epochs={args.epochs}"] if args.epochs else [f"--max_minutes={args.minutes}", "--epochs=100000"])
+    return [f"--flagfile=flags/{cfg}.cfg", f"--data_dir={args.data_dir}", f"--output_dir={out}", f"--seed={seed}",
+            f"--holdout={args.holdout}", "--progress=none", *budget,
+            *([f"--steps_per_epoch={args.steps_per_epoch}"] if args.steps_per_epoch else []), *overrides]
+
+
+def check_recipes(recipes, args):
+    """Every recipe's train.py flags parse (absl's --only_check_args, one process each): a typo in the last recipe
+    fails now, not after the others have trained."""
+    for recipe in recipes:
+        cfg, _ = recipe_flags(recipe)
+        if not os.path.exists(os.path.join(REPO, "flags", f"{cfg}.cfg")):
+            sys.exit(f"seeds.py: error: --recipes: no flags/{cfg}.cfg for {recipe!r}")
+        r = subprocess.run([sys.executable, os.path.join(REPO, "train.py"), *train_args(recipe, 0, args, "unused"),
+                            "--only_check_args"], cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+                           capture_output=True, text=True)
+        if r.returncode:
+            lines = r.stderr.strip().splitlines() or [f"exit code {r.returncode}"]
+            sys.exit(f"seeds.py: error: --recipes: {recipe!r}: {lines[-1]}")
+
+
 def train(recipe, seed, args):
     out = os.path.join(HERE, "results", "seeds", recipe, f"seed{seed}")
     shutil.rmtree(out, ignore_errors=True)
-    cfg, overrides = recipe_flags(recipe)
-    budget = ([f"--epochs={args.epochs}"] if args.epochs else [f"--max_minutes={args.minutes}", "--epochs=100000"])
-    cmd = [sys.executable, os.path.join(REPO, "train.py"), f"--flagfile=flags/{cfg}.cfg", f"--data_dir={args.data_dir}",
-           f"--output_dir={out}", f"--seed={seed}", f"--holdout={args.holdout}", "--progress=none", *budget,
-           *([f"--steps_per_epoch={args.steps_per_epoch}"] if args.steps_per_epoch else []), *overrides]
+    cmd = [sys.executable, os.path.join(REPO, "train.py"), *train_args(recipe, seed, args, out)]
     start = time.perf_counter()
     r = subprocess.run(cmd, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True)
     if not r.returncode:  # the whole train.py process: start-up, clusters, training, epoch ends
@@ -89,6 +109,8 @@ def main():
     # Seed-major order (seed 0 of every recipe, then seed 1, ...): on a machine whose speed drifts, each
     # recipe's seeds are spread over the whole run instead of one recipe getting its fast or slow hour.
     recipes = args.recipes.split(",")
+    if not args.rescore:
+        check_recipes(recipes, args)
     runs = {cfg: [None] * args.seeds for cfg in recipes}
     for s in range(args.seeds):
         for cfg in recipes:
