@@ -8,6 +8,8 @@ loop (no callbacks) in interleaved rounds: every round runs every variant once, 
 machine load. A round's time runs from its first step's begin hook to its last step's end hook (so
 per-step callback hooks count; `fit`'s start and the epoch-end work do not). Reports images/s per
 variant (median over rounds) and each variant's ratio to the baseline (the median of per-round ratios).
+The variants' order rotates from round to round (since 2026-12-06; before, every round ran them in the
+order given), so no variant always runs first.
 Variants (`--variants`, comma-separated):
 
 - `base`: the recipe as it ships (batch from the flagfile, `steps_per_execution=1`);
@@ -20,6 +22,10 @@ Variants (`--variants`, comma-separated):
   every variant keeps the flagfile's own `share_fakes` otherwise (`--noshare_fakes` makes `base` the recipe without it);
 - `bf16`: the `mixed_bfloat16` Keras policy (bfloat16 compute, float32 weights; oneDNN runs bfloat16
   convolutions on AMX where the CPU has it);
+- `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
+  choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
+  variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
+  step, so the two differ in that only (no two-model effect, README "Benchmarks");
 - `d16`: D's dropout masks from 16-bit random numbers (two per 32-bit Philox draw, keep if >= round(0.3 * 2^16):
   p = 0.300003) instead of Keras's float32 uniform draws: half the random-number work, the same mask distribution
   (a bench-only layer, `Dropout16`; the profile put D's random draws at ~10% of the step's kernel time);
@@ -27,7 +33,8 @@ Variants (`--variants`, comma-separated):
   checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
   temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
   twin trains the twin's model, so the two differ in their callbacks only);
-- combinations in the order b<N>, k<N>, spe<N>, share, bf16, d16, jit, cb, e.g. `b128share`, `k3share`, `sharecb`;
+- combinations in the order b<N>, k<N>, spe<N>, share, bf16, d16, split, jit, cb, e.g. `b128share`, `k3share`,
+  `sharesplit`, `sharecb`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
   (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
   so in inference mode (no dropout, frozen BatchNorm statistics);
@@ -65,16 +72,18 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, bf16, d16, jit, cb."""
-    m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?(share)?(bf16)?(d16)?(jit)?(cb)?", variant)
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, bf16, d16, split, jit,
+    cb."""
+    m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?(share)?(bf16)?(d16)?(split)?(jit)?(cb)?",
+                     variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
         raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
-                         "spe<N>, share, bf16, d16, jit, cb, N a positive integer (e.g. b128share, k3share)")
+                         "spe<N>, share, bf16, d16, split, jit, cb, N a positive integer (e.g. b128share, k3share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
             "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "bf16": bool(m.group(5)),
-            "d16": bool(m.group(6)), "jit": bool(m.group(7)), "cb": bool(m.group(8))}
+            "d16": bool(m.group(6)), "split": bool(m.group(7)), "jit": bool(m.group(8)), "cb": bool(m.group(9))}
 
 
 def _check_variants(value):
@@ -192,6 +201,7 @@ def main(argv):
     prior, dataset = recipe_inputs(config)
 
     models = {}
+    joint = {}  # variant: its GAN's `_joint_d_call` (D called once on [real; fake]) when its step is traced
     for name in FLAGS.variants.split(","):
         keras.utils.set_random_seed(config.seed)
         if name in ("tutorial", "tf_tutorial"):
@@ -206,6 +216,12 @@ def main(argv):
         twin = name[:-2] or "base"  # `cb` runs its twin's very model: only the callbacks differ
         if v.get("cb") and twin in models:
             models[name] = (*models[twin][:3], True)
+            joint[name] = joint.get(twin)
+            continue
+        twin = name.replace("split", "") or "base"  # `split` trains its twin's very model, with its own step
+        if v.get("split") and twin in models and isinstance(models[twin][0], kgan.GAN):
+            models[name] = models[twin]
+            joint[name] = False
             continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
@@ -219,6 +235,9 @@ def main(argv):
         finally:
             keras.layers.Dropout = dropout
         keras.mixed_precision.set_global_policy("float32")
+        if v.get("split"):
+            gan._joint_d_call = False
+        joint[name] = gan._joint_d_call
         models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
     window = Window()
     scratch = tempfile.mkdtemp(prefix="kgan-levers-")
@@ -228,19 +247,31 @@ def main(argv):
         return window.callbacks(training.default_callbacks(config, tempfile.mkdtemp(dir=scratch))
                                 if with_run_callbacks else ())
 
+    steps = {}  # variant: its traced train function (variants that share a model keep their own)
+
+    def fit(name, m, ds, cb, num_steps):
+        if name in joint:  # a kgan.GAN: its step as this variant traced it (or traces it now)
+            m._joint_d_call, m.train_function = joint[name], steps.get(name)
+        m.fit(ds, epochs=1, steps_per_epoch=num_steps, verbose=0, callbacks=callbacks(cb))
+        steps[name] = m.train_function
+
     for name, (m, ds, batch, cb) in models.items():  # trace and warm up
-        spe = getattr(m, "steps_per_execution", 1) or 1
-        m.fit(ds, epochs=1, steps_per_epoch=2 * spe, verbose=0, callbacks=callbacks(cb))
+        fit(name, m, ds, cb, 2 * (getattr(m, "steps_per_execution", 1) or 1))
     rates = {k: [] for k in models}
+    names = list(models)
     for r in range(FLAGS.rounds):
-        for name, (m, ds, batch, cb) in models.items():
-            m.fit(ds, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0, callbacks=callbacks(cb))
+        for name in names[r % len(names):] + names[:r % len(names)]:  # the order rotates: no variant always first
+            m, ds, batch, cb = models[name]
+            fit(name, m, ds, cb, FLAGS.steps)
             rates[name].append(FLAGS.steps * batch / window.seconds)
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()) + " img/s", flush=True)
     base = next(iter(rates))
     print(f"\n{config.network} recipe from the flags, {FLAGS.rounds} interleaved rounds of {FLAGS.steps} steps; "
           f"threads intra {FLAGS.intra_op or 'default'}, inter {FLAGS.inter_op or 'default'}; ratio = median of "
           f"per-round ratios to {base}\n")
+    if any(not j for j in joint.values()):
+        print("D on [real; fake] in one call: " + ", ".join(f"{k} {'yes' if j else 'no'}" for k, j in joint.items()))
+        assert all(steps[a] is not steps[b] for a in joint for b in joint if a < b and joint[a] != joint[b])
     print("| variant | images/s (median, range) | ms/step | ratio |")
     print("| --- | --- | --- | --- |")
     for name, v in rates.items():
