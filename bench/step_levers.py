@@ -25,7 +25,8 @@ Variants (`--variants`, comma-separated):
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
   choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
   variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
-  step, so the two differ in that only (no two-model effect, README "Benchmarks");
+  step, so the two differ in that only (no two-model effect, README "Benchmarks"). `flags/dcgan.cfg` calls D
+  twice since 2026-12-06 (`--nojoint_d_call`), so there `base` already does: add `--joint_d_call` to compare;
 - `d16`: D's dropout masks from 16-bit random numbers (two per 32-bit Philox draw, keep if >= round(0.3 * 2^16):
   p = 0.300003) instead of Keras's float32 uniform draws: half the random-number work, the same mask distribution
   (a bench-only layer, `Dropout16`; the profile put D's random draws at ~10% of the step's kernel time);

@@ -128,6 +128,10 @@ class TrainConfig:
     share_fakes: bool = setting(False, "G's update scores the fakes of the last D update (judged by the updated D) "
                                 "instead of generating its own: one G forward pass per step instead of two "
                                 "(as the PyTorch DCGAN example).")
+    joint_d_call: bool = setting(True, "D scores the real and the fake batch in one call on [real; fake] (if D has no "
+                                 "BatchNorm, which would mix their statistics). --nojoint_d_call: two calls, so D's "
+                                 "pass on the real batch can run beside G's forward pass; the same update but for D's "
+                                 "random draws (dropout masks, DiffAugment).")
     label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
                                      checks.fraction)
     instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)

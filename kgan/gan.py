@@ -171,6 +171,7 @@ class GAN(keras.Model):
         mode_seeking=0.0,
         diff_augment=None,
         share_fakes=False,
+        joint_d_call=True,
         **kwargs,
     ):
         """Configures training.
@@ -202,6 +203,11 @@ class GAN(keras.Model):
                 pass per step instead of two, as the PyTorch DCGAN example does
                 (https://github.com/pytorch/examples/tree/main/dcgan). The fakes are drawn
                 as the G step draws them (paired for mode seeking).
+            joint_d_call: D scores the real and the fake batch in one call on `[real; fake]`
+                (True, if D has no BatchNorm: BatchNorm's batch statistics would mix the two;
+                with it, always two calls). False: two calls, which lets D's pass on the
+                real batch run beside G's forward pass. Both give the same update but for D's
+                random draws (dropout masks, DiffAugment), which are drawn per call.
 
         Under a `mixed_float16` policy both optimizers are wrapped in
         `LossScaleOptimizer` and both losses scaled (Keras wraps only one). Under
@@ -233,6 +239,10 @@ class GAN(keras.Model):
         if not isinstance(share_fakes, bool):
             raise ConfigError(f"share_fakes must be True or False, got {share_fakes!r}")
         self.share_fakes = share_fakes
+        if not isinstance(joint_d_call, bool):
+            raise ConfigError(f"joint_d_call must be True or False, got {joint_d_call!r}")
+        self.joint_d_call = joint_d_call
+        self._joint_d_call = joint_d_call and not _has_batchnorm(self.discriminator)
         if clip_value is None and self.loss_name == "wasserstein" and not self.gradient_penalty:
             clip_value = 0.01
         if clip_value is not None and not clip_value > 0:
@@ -668,6 +678,7 @@ class GAN(keras.Model):
             "mode_seeking": self.mode_seeking,
             "diff_augment": self.diff_augment.policy if self.diff_augment is not None else None,
             "share_fakes": self.share_fakes,
+            "joint_d_call": self.joint_d_call,
         }
 
     def save(self, filepath, *args, **kwargs):

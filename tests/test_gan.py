@@ -214,6 +214,7 @@ def test_bad_compile_arguments():
         (dict(r1_penalty=-0.5), "r1_penalty weight must be a number >= 0, got -0.5"),
         (dict(mode_seeking=-1), "mode_seeking weight must be a number >= 0, got -1"),
         (dict(label_smoothing=0.1, loss="hinge"), "label_smoothing applies to the cross-entropy losses"),
+        (dict(joint_d_call="no"), "joint_d_call must be True or False, got 'no'"),
     ]:
         with pytest.raises(ConfigError, match=match):
             gan.compile(**kwargs)
@@ -450,6 +451,39 @@ def test_share_fakes_scores_the_d_steps_fakes_with_the_updated_d(share):
         np.testing.assert_array_equal(g_fakes, g_calls[1])
     else:
         assert np.abs(g_fakes - last_d_fakes).max() > 0.1
+
+
+def test_split_d_calls_make_the_joint_calls_update():
+    """`joint_d_call=False`: D judges the real and the fake batch in two calls instead of one on [real; fake];
+    without random draws in D (no dropout) the update is the same, to float32 round-off."""
+    sizes = []
+
+    class _Sizes(keras.layers.Layer):  # records the batch of each eager D call
+        def call(self, x):
+            if tf.executing_eagerly():
+                sizes.append(int(x.shape[0]))
+            return x
+
+    def train(joint):
+        keras.utils.set_random_seed(1)
+        gan = _self_conditioned_gan(prior=[0.1, 0.2, 0.3, 0.4], mode_seeking=0.1)
+        gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5),
+                    loss="non_saturating", mode_seeking=0.1, share_fakes=True, joint_d_call=joint)
+        assert gan.get_compile_config()["joint_d_call"] is joint
+        inner = gan.discriminator
+        x, y = keras.Input((28, 28, 1)), keras.Input((), dtype="int32")
+        gan.discriminator = keras.Model([x, y], inner([_Sizes()(x), y]))
+        del sizes[:]
+        before = [v.numpy() for v in gan.generator.weights + inner.weights]
+        with eagerly():
+            gan.fit(_labelled_data(n=48), epochs=1, verbose=0)
+        return list(sizes), before, [v.numpy() for v in gan.generator.weights + inner.weights]
+
+    joint_sizes, before, joint = train(True)
+    split_sizes, _, split = train(False)
+    assert joint_sizes == [32, 16] * 3 and split_sizes == [16, 16, 16] * 3  # D steps, then G's call on the fakes
+    assert max(np.abs(a - b).max() for a, b in zip(joint, split)) < 1e-5
+    assert max(np.abs(a - b).max() for a, b in zip(joint, before)) > 1e-3  # three steps moved the weights
 
 
 def test_self_conditioned_gan_errors_name_what_is_missing():
