@@ -75,9 +75,9 @@ def test_sanity_sets_rank_as_with_labels(unlabelled, data):
     assert new["fcd"] == pytest.approx(floor["fcd"], rel=0.35)
     assert abs(new["precision"] - floor["precision"]) < 0.06 and abs(new["recall"] - floor["recall"]) < 0.06
     for bad in (blurred, noisy, collapsed):
-        assert bad["fcd"] > 5 * floor["fcd"]  # measured: 17x, 28x, 22x
+        assert bad["fcd"] > 5 * floor["fcd"]  # measured: 36x, 53x, 20x (learning all 8,000 digits: 17x, 28x, 22x)
     for bad in (blurred, noisy):
-        assert bad["recall"] < floor["recall"] - 0.15  # measured: 0.52, 0.14 against 0.94
+        assert bad["recall"] < floor["recall"] - 0.15  # measured: 0.10, 0.06 against 0.94 (8,000: 0.52, 0.14)
     # Digits 0-4 still fill many of the pixel clusters: fewer modes, a lopsided histogram, some recall lost.
     assert collapsed["modes"] < 10 and collapsed["class_kl"] > 5 * floor["class_kl"] + 0.05
     assert collapsed["recall"] < floor["recall"] - 0.08
