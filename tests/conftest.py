@@ -24,6 +24,7 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.idle_watch"]  # the tests that sat off the CPU, and where, at the end of every run
 
 # The files that take longest (pytest --durations, 2026-12-01), started first: pytest-xdist hands whole
 # files to its workers in collection order (pytest.ini: --dist loadfile --no-loadscope-reorder; its default
