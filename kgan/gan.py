@@ -236,11 +236,10 @@ class GAN(keras.Model):
         self.instance_noise_steps = int(instance_noise_steps)
         self.mode_seeking = float(mode_seeking)
         self.diff_augment = augment.DiffAugment.get(diff_augment)
-        if not isinstance(share_fakes, bool):
-            raise ConfigError(f"share_fakes must be True or False, got {share_fakes!r}")
+        for name, value in (("share_fakes", share_fakes), ("joint_d_call", joint_d_call)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be True or False, got {value!r}")
         self.share_fakes = share_fakes
-        if not isinstance(joint_d_call, bool):
-            raise ConfigError(f"joint_d_call must be True or False, got {joint_d_call!r}")
         self.joint_d_call = joint_d_call
         self._joint_d_call = joint_d_call and not _has_batchnorm(self.discriminator)
         if clip_value is None and self.loss_name == "wasserstein" and not self.gradient_penalty:
