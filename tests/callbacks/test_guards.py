@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import kgan
 from kgan import callbacks, nets
+from kgan.data.pipeline import without_autotune
 from kgan.errors import TrainingDiverged
 from tests import forkserver
 from tests.conftest import REPO
@@ -27,7 +28,14 @@ def _data_with_nan_batch(bad_batch, batches=6, batch=8):
     x = np.random.RandomState(0).uniform(-1, 1, (batches * batch, 28, 28, 1)).astype("float32")
     if bad_batch is not None:
         x[bad_batch * batch : (bad_batch + 1) * batch] = np.nan
-    return tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True)
+    return without_autotune(tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True))
+
+
+def _repeated(x):
+    """`x` in batches of 8, repeated, as kgan's pipelines feed it: without tf.data's autotuning (a fit these tests
+    stop mid-epoch then frees its iterator at once; with autotuning, that waits for the autotuning thread's
+    sleep, up to the fit's age: `kgan.GAN.fit`)."""
+    return without_autotune(tf.data.Dataset.from_tensor_slices(x).batch(8).repeat())
 
 
 def _finite(gan):
@@ -88,7 +96,7 @@ def test_sigterm_checkpoints_exits_0_and_resumes(tmp_path, mnist_dir):
 def test_time_limit_ends_the_epoch_early_and_checkpoints_it(tmp_path):
     gan = _gan()
     x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    ds = tf.data.Dataset.from_tensor_slices(x).batch(8).repeat()
+    ds = _repeated(x)
     limit = callbacks.TimeLimit(0.5 / 60)  # half a second
     ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
     start = time.monotonic()
@@ -117,7 +125,7 @@ class _SlowScorer(keras.callbacks.Callback):
 def test_time_limit_does_not_count_excluded_scoring_time(excluded):
     gan = _gan()
     x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    ds = tf.data.Dataset.from_tensor_slices(x).batch(8).repeat()
+    ds = _repeated(x)
     scorer = _SlowScorer()
     limit = callbacks.TimeLimit(1.0 / 60, exclude=[scorer] if excluded else [])
     gan.fit(ds, epochs=10_000, steps_per_epoch=5, verbose=0, callbacks=[limit, scorer])
@@ -178,7 +186,7 @@ def test_sigterm_mid_epoch_records_the_epoch_as_unfinished(tmp_path):
                 os.kill(os.getpid(), signal.SIGTERM)
 
     x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(8).repeat(), epochs=3, steps_per_epoch=5, verbose=0,
+    gan.fit(_repeated(x), epochs=3, steps_per_epoch=5, verbose=0,
             callbacks=[ckpt, Term(), callbacks.Preemption(ckpt)])
     fresh = _gan()
     restore = callbacks.Checkpoint(tmp_path / "ckpt")
