@@ -24,8 +24,6 @@ come from a labeller (`kgan.labellers`), and label smoothing is a loss wrapper
 (`kgan.losses.with_label_smoothing`).
 """
 
-import gc
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -519,24 +517,6 @@ class GAN(keras.Model):
         if g["mode_seeking"] is not None:
             logs["g_mode_seeking"] = tf.reduce_mean(g["mode_seeking"])
         return _for_keras_reduction(logs)
-
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`; if a callback stopped training mid-epoch, frees its data iterator before returning.
-
-        When `stop_training` ends an epoch early (kgan's `TimeLimit`, divergence guards and SIGTERM handler, or
-        `keras.callbacks.EarlyStopping`), Keras 3.15 leaves its epoch iterator in a reference cycle (a suspended
-        generator stored on the object it belongs to), and the `tf.data` iterator in it dies only at some later
-        garbage collection, wherever that falls. With tf.data's autotuning on (its default; kgan's own pipelines turn
-        it off), that iterator's destructor waits for the autotuning thread's current sleep to end, and those sleeps
-        double from 10 ms up to a minute while the iterator lives: a `gc.collect()` 15 s after an 8-s `fit` stopped
-        early took 18 s. Collected here, the iterator dies as it does at the end of a `fit` that runs to its end (the
-        wait then is the rest of the current sleep, shorter than the iterator's age: 2.6 s at 8 s; with autotuning
-        off, none). `tests/test_gan.py` checks that no iterator is left behind.
-        """
-        history = super().fit(*args, **kwargs)
-        if self.stop_training:
-            gc.collect()
-        return history
 
     def train_step(self, data):
         """`d_steps` discriminator updates, then one generator update (`share_fakes`: on the last D update's fakes)."""

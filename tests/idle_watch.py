@@ -4,7 +4,7 @@ Now and then a test waited for tens of seconds while using almost no CPU (README
 sample-grid test, 52 s of wall time in one CI run, under 15 in the next). This watcher found where (2026-12-07,
 with `py-spy dump --native` of such a wait): a garbage collection destroying a tf.data iterator left in a
 reference cycle by an earlier test's `fit` that a callback stopped mid-epoch, the destructor waiting for the
-iterator's autotuning thread to wake (`kgan.GAN.fit` now frees that iterator itself).
+iterator's autotuning thread to wake (the tests that stop a fit now feed it without autotuning).
 A watcher thread in each test process samples, every `PERIOD` seconds, whether the process used the CPU
 since the last sample; if it did not (under `IDLE_SHARE` of one core), it records where the test's thread
 was in Python (its innermost frames). At the end pytest prints each test that sat idle for at least

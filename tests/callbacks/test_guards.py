@@ -32,9 +32,9 @@ def _data_with_nan_batch(bad_batch, batches=6, batch=8):
 
 
 def _repeated(x):
-    """`x` in batches of 8, repeated, as kgan's pipelines feed it: without tf.data's autotuning (a fit these tests
-    stop mid-epoch then frees its iterator at once; with autotuning, that waits for the autotuning thread's
-    sleep, up to the fit's age: `kgan.GAN.fit`)."""
+    """`x` in batches of 8, repeated, as kgan's pipelines feed it: without tf.data's autotuning. These tests stop
+    `fit` mid-epoch, which leaves its iterator in Keras's reference cycle, and an autotuned iterator's destructor
+    waits for its autotuning thread (up to a minute) in whichever later test collects it (README "Two commands")."""
     return without_autotune(tf.data.Dataset.from_tensor_slices(x).batch(8).repeat())
 
 
