@@ -31,10 +31,13 @@ def _data_with_nan_batch(bad_batch, batches=6, batch=8):
     return without_autotune(tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True))
 
 
-def _repeated(x):
-    """`x` in batches of 8, repeated, as kgan's pipelines feed it: without tf.data's autotuning. These tests stop
-    `fit` mid-epoch, which leaves its iterator in Keras's reference cycle, and an autotuned iterator's destructor
-    waits for its autotuning thread (up to a minute) in whichever later test collects it (README "Two commands")."""
+def _repeated():
+    """One batch of 8 random images, repeated, fed as kgan's pipelines feed it: without tf.data's autotuning.
+
+    These tests stop `fit` mid-epoch, which leaves its iterator in Keras's reference cycle, and an autotuned
+    iterator's destructor waits for its autotuning thread (up to a minute) in whichever later test collects it
+    (README "Two commands")."""
+    x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
     return without_autotune(tf.data.Dataset.from_tensor_slices(x).batch(8).repeat())
 
 
@@ -95,8 +98,7 @@ def test_sigterm_checkpoints_exits_0_and_resumes(tmp_path, mnist_dir):
 
 def test_time_limit_ends_the_epoch_early_and_checkpoints_it(tmp_path):
     gan = _gan()
-    x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    ds = _repeated(x)
+    ds = _repeated()
     limit = callbacks.TimeLimit(0.5 / 60)  # half a second
     ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
     start = time.monotonic()
@@ -124,8 +126,7 @@ class _SlowScorer(keras.callbacks.Callback):
 @pytest.mark.parametrize("excluded", [True, False])
 def test_time_limit_does_not_count_excluded_scoring_time(excluded):
     gan = _gan()
-    x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    ds = _repeated(x)
+    ds = _repeated()
     scorer = _SlowScorer()
     limit = callbacks.TimeLimit(1.0 / 60, exclude=[scorer] if excluded else [])
     gan.fit(ds, epochs=10_000, steps_per_epoch=5, verbose=0, callbacks=[limit, scorer])
@@ -185,8 +186,7 @@ def test_sigterm_mid_epoch_records_the_epoch_as_unfinished(tmp_path):
             if batch == 1:
                 os.kill(os.getpid(), signal.SIGTERM)
 
-    x = np.random.RandomState(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    gan.fit(_repeated(x), epochs=3, steps_per_epoch=5, verbose=0,
+    gan.fit(_repeated(), epochs=3, steps_per_epoch=5, verbose=0,
             callbacks=[ckpt, Term(), callbacks.Preemption(ckpt)])
     fresh = _gan()
     restore = callbacks.Checkpoint(tmp_path / "ckpt")
