@@ -132,6 +132,10 @@ class TrainConfig:
                                  "BatchNorm, which would mix their statistics). --nojoint_d_call: two calls, so D's "
                                  "pass on the real batch can run beside G's forward pass; the same update but for D's "
                                  "random draws (dropout masks, DiffAugment).")
+    simultaneous: bool = setting(False, "The last D update and the G update from one generated batch and one D pass, "
+                                 "both gradients taken before either update (the TF DCGAN tutorial's step; "
+                                 "simultaneous, not alternating, updates): one D pass on the fakes per step fewer. "
+                                 "Makes --share_fakes moot.")
     label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
                                      checks.fraction)
     instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)

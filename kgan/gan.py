@@ -172,6 +172,7 @@ class GAN(keras.Model):
         diff_augment=None,
         share_fakes=False,
         joint_d_call=True,
+        simultaneous=False,
         **kwargs,
     ):
         """Configures training.
@@ -208,6 +209,16 @@ class GAN(keras.Model):
                 with it, always two calls). False: two calls, which lets D's pass on the
                 real batch run beside G's forward pass. Both give the same update but for D's
                 random draws (dropout masks, DiffAugment), which are drawn per call.
+            simultaneous: the last D update and the G update are taken from one pass, as the
+                TensorFlow DCGAN tutorial's step does
+                (https://www.tensorflow.org/tutorials/generative/dcgan): one generated batch,
+                D's logits on it feed both losses, and both gradients are taken before either
+                update, so G's loss scores its fakes with D as it was before this step's update
+                (simultaneous rather than alternating gradient descent). One D pass on the fakes
+                per step instead of two, and D's update no longer waits in front of G's; the
+                fakes are drawn as the G step draws them (paired for mode seeking), so
+                `share_fakes` is moot. With `d_steps > 1` the first `d_steps - 1` D updates
+                stay alternating.
 
         Under a `mixed_float16` policy both optimizers are wrapped in
         `LossScaleOptimizer` and both losses scaled (Keras wraps only one). Under
@@ -236,11 +247,13 @@ class GAN(keras.Model):
         self.instance_noise_steps = int(instance_noise_steps)
         self.mode_seeking = float(mode_seeking)
         self.diff_augment = augment.DiffAugment.get(diff_augment)
-        for name, value in (("share_fakes", share_fakes), ("joint_d_call", joint_d_call)):
+        for name, value in (("share_fakes", share_fakes), ("joint_d_call", joint_d_call),
+                            ("simultaneous", simultaneous)):
             if not isinstance(value, bool):
                 raise ConfigError(f"{name} must be True or False, got {value!r}")
         self.share_fakes = share_fakes
         self.joint_d_call = joint_d_call
+        self.simultaneous = simultaneous
         self._joint_d_call = joint_d_call and not _has_batchnorm(self.discriminator)
         if clip_value is None and self.loss_name == "wasserstein" and not self.gradient_penalty:
             clip_value = 0.01
@@ -426,6 +439,20 @@ class GAN(keras.Model):
         grads = tape.gradient(scaled_loss, network.trainable_variables)
         optimizer.apply_gradients(zip(grads, network.trainable_variables))
 
+    def _d_objective(self, real, real_labels, fake, fake_labels, local_batch):
+        """D's scaled loss on `real` and `fake` (inside its tape), and what the logs and the G step need."""
+        real_in, fake_in = real, fake
+        if self.instance_noise:
+            real_in = self._with_instance_noise(real, local_batch)
+            fake_in = self._with_instance_noise(fake, local_batch)
+        real_logits, fake_logits = self._d_logits(real_in, real_labels, fake_in, fake_labels, local_batch)
+        d_per_example, g_per_example = self.loss_fn(real_logits, fake_logits)
+        penalty = self._d_penalties(real, tf.stop_gradient(fake), real_labels, local_batch)
+        objective = d_per_example if penalty is None else d_per_example + penalty
+        scaled = self._scaled(self.d_optimizer, tf.nn.compute_average_loss(objective))
+        return scaled, dict(d_per_example=d_per_example, penalty=penalty, real_logits=real_logits,
+                            fake_logits=fake_logits, g_per_example=g_per_example)
+
     def _d_step(self, real, real_labels, local_batch, fakes=None):
         """One discriminator update; returns what the logs and the G step need.
 
@@ -436,22 +463,18 @@ class GAN(keras.Model):
             fake = self._G(z, fake_labels, training=True)
         else:
             fake, fake_labels = fakes
-        real_in, fake_in = real, fake
-        if self.instance_noise:
-            real_in = self._with_instance_noise(real, local_batch)
-            fake_in = self._with_instance_noise(fake, local_batch)
         with tf.GradientTape() as tape:
-            real_logits, fake_logits = self._d_logits(real_in, real_labels, fake_in, fake_labels, local_batch)
-            d_per_example, _ = self.loss_fn(real_logits, fake_logits)
-            penalty = self._d_penalties(real, fake, real_labels, local_batch)
-            objective = d_per_example if penalty is None else d_per_example + penalty
-            scaled = self._scaled(self.d_optimizer, tf.nn.compute_average_loss(objective))
+            scaled, d = self._d_objective(real, real_labels, fake, fake_labels, local_batch)
         self._apply(tape, scaled, self.d_optimizer, self.discriminator)
-        return dict(d_per_example=d_per_example, penalty=penalty, real_logits=real_logits, fake_logits=fake_logits)
+        return d
 
-    def _g_objective(self, fake, z, labels, real_logits, local_batch):
-        """The generator's scaled loss on its `fake` batch (inside its tape), and what the logs need."""
-        _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), self._D(fake, labels))
+    def _g_objective(self, fake, z, labels, real_logits, local_batch, g_per_example=None):
+        """The generator's scaled loss on its `fake` batch (inside its tape), and what the logs need.
+
+        `g_per_example`: G's loss as already computed from D's logits on `fake` (`simultaneous`); default: D
+        judges `fake` here."""
+        if g_per_example is None:
+            _, g_per_example = self.loss_fn(tf.stop_gradient(real_logits), self._D(fake, labels))
         objective = g_per_example
         ms = None
         if self.mode_seeking:
@@ -478,6 +501,24 @@ class GAN(keras.Model):
                 d = self._d_step(real, real_labels, local_batch, fakes=(tf.stop_gradient(fake), labels))
             scaled, g = self._g_objective(fake, z, labels, d["real_logits"], local_batch)
         self._apply(tape, scaled, self.g_optimizer, self.generator)
+        return d, g
+
+    def _simultaneous_step(self, real, real_labels, local_batch):
+        """`simultaneous`: the last D update and the G update from one generated batch and one D pass.
+
+        Both gradients are taken before either update. G's loss comes from the very logits D's loss does;
+        its gradient reaches G's weights only, and D's gradient D's weights only (the penalties see the fakes
+        without a path to G)."""
+        z, labels = self._fake_inputs(local_batch, g_step=True)
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self._G(z, labels, training=True)
+            d_scaled, d = self._d_objective(real, real_labels, fake, labels, local_batch)
+            g_scaled, g = self._g_objective(fake, z, labels, None, local_batch, g_per_example=d["g_per_example"])
+        d_grads = tape.gradient(d_scaled, self.discriminator.trainable_variables)
+        g_grads = tape.gradient(g_scaled, self.generator.trainable_variables)
+        del tape
+        self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
+        self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
         return d, g
 
     def _update_ema(self):
@@ -519,11 +560,15 @@ class GAN(keras.Model):
         return _for_keras_reduction(logs)
 
     def train_step(self, data):
-        """`d_steps` discriminator updates, then one generator update (`share_fakes`: on the last D update's fakes)."""
+        """`d_steps` discriminator updates, then one generator update (`share_fakes`: on the last D update's fakes;
+        `simultaneous`: the last D update and G's taken together)."""
         real, real_labels, local_batch = self._real_batch(data)
-        for _ in range(self.d_steps - self.share_fakes):
+        one_pass = self.simultaneous or self.share_fakes
+        for _ in range(self.d_steps - one_pass):
             d = self._d_step(real, real_labels, local_batch)
-        if self.share_fakes:
+        if self.simultaneous:
+            d, g = self._simultaneous_step(real, real_labels, local_batch)
+        elif self.share_fakes:
             d, g = self._shared_step(real, real_labels, local_batch)
         else:
             g = self._g_step(d["real_logits"], local_batch)
@@ -678,6 +723,7 @@ class GAN(keras.Model):
             "diff_augment": self.diff_augment.policy if self.diff_augment is not None else None,
             "share_fakes": self.share_fakes,
             "joint_d_call": self.joint_d_call,
+            "simultaneous": self.simultaneous,
         }
 
     def save(self, filepath, *args, **kwargs):

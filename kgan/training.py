@@ -60,6 +60,7 @@ def build_gan(config, image_shape, cluster_prior=None, **compile_kwargs):
         diff_augment=config.diff_augment or None,
         share_fakes=config.share_fakes,
         joint_d_call=config.joint_d_call,
+        simultaneous=config.simultaneous,
         label_smoothing=config.label_smoothing,
         instance_noise=config.instance_noise,
         instance_noise_steps=config.instance_noise_steps,

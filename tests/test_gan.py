@@ -91,8 +91,9 @@ def test_two_replicas_make_the_same_update_as_one_device(loss, two_replicas):
         dict(loss="hinge", ema_decay=0.9),
         dict(loss="hinge", spectral_norm=True),
         dict(loss="relativistic_average", share_fakes=True, instance_noise=0.2),
+        dict(loss="hinge", simultaneous=True, r1_penalty=1.0),
     ],
-    ids=["wgan_gp", "lazy_r1", "smoothing_instance_noise", "ema", "spectral_norm", "share_fakes"],
+    ids=["wgan_gp", "lazy_r1", "smoothing_instance_noise", "ema", "spectral_norm", "share_fakes", "simultaneous"],
 )
 def test_two_replicas_equal_one_device_with_penalties_and_tricks(options, two_replicas):
     options = dict(options)
@@ -215,6 +216,7 @@ def test_bad_compile_arguments():
         (dict(mode_seeking=-1), "mode_seeking weight must be a number >= 0, got -1"),
         (dict(label_smoothing=0.1, loss="hinge"), "label_smoothing applies to the cross-entropy losses"),
         (dict(joint_d_call="no"), "joint_d_call must be True or False, got 'no'"),
+        (dict(simultaneous=1), "simultaneous must be True or False, got 1"),
     ]:
         with pytest.raises(ConfigError, match=match):
             gan.compile(**kwargs)
@@ -451,6 +453,52 @@ def test_share_fakes_scores_the_d_steps_fakes_with_the_updated_d(share):
         np.testing.assert_array_equal(g_fakes, g_calls[1])
     else:
         assert np.abs(g_fakes - last_d_fakes).max() > 0.1
+
+
+@pytest.mark.parametrize("simultaneous", [True, False])
+def test_simultaneous_step_takes_both_gradients_before_either_update(simultaneous):
+    """`simultaneous`: one generated batch and one D pass feed both losses, and both networks move by their
+    gradients at the step's starting weights (checked against a hand-computed SGD step). The alternating
+    step (`share_fakes`, the same single G pass) scores the fakes with the updated D: its G update differs."""
+    zs = []
+
+    class _Latents(keras.layers.Layer):  # records what G is fed (eager calls)
+        def call(self, z):
+            if tf.executing_eagerly():
+                zs.append(keras.ops.convert_to_numpy(z))
+            return z
+
+    keras.utils.set_random_seed(2)
+    inner_g = nets.dcgan_generator(latent_dim=LATENT, filters=(16, 8, 4))
+    D = nets.dcgan_discriminator(filters=(8, 16), dropout=0.0)
+    G0, D0 = keras.models.clone_model(inner_g), keras.models.clone_model(D)
+    G0.set_weights(inner_g.get_weights())
+    D0.set_weights(D.get_weights())
+    z_in = keras.Input((LATENT,))
+    gan = kgan.GAN(keras.Model(z_in, inner_g(_Latents()(z_in))), D, seed=3)
+    lr = 0.1
+    gan.compile(keras.optimizers.SGD(lr), keras.optimizers.SGD(lr), loss="non_saturating",
+                share_fakes=not simultaneous, simultaneous=simultaneous)
+    assert gan.get_compile_config()["simultaneous"] is simultaneous
+    real = np.random.RandomState(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    gan.train_step(tf.constant(real))
+    assert len(zs) == 1  # one generated batch per step either way
+
+    with tf.GradientTape(persistent=True) as tape:  # the simultaneous step by hand, at the starting weights
+        fake = G0(zs[0], training=True)
+        d_loss, g_loss = gan.loss_fn(D0(real, training=True), D0(fake, training=True))
+        d_loss, g_loss = tf.reduce_mean(d_loss), tf.reduce_mean(g_loss)
+    expected_d = [w - lr * g for w, g in zip(D0.trainable_weights, tape.gradient(d_loss, D0.trainable_weights))]
+    expected_g = [w - lr * g for w, g in zip(G0.trainable_weights, tape.gradient(g_loss, G0.trainable_weights))]
+
+    def off(actual, expected, start):
+        moved = max(np.abs(a.numpy() - s.numpy()).max() for a, s in zip(actual, start))
+        return max(np.abs(a.numpy() - e.numpy()).max() for a, e in zip(actual, expected)) / moved
+
+    # D's update is the same in both steps; G's is the hand-computed one only when taken simultaneously.
+    assert off(D.trainable_weights, expected_d, D0.trainable_weights) < 1e-4
+    g_off = off(inner_g.trainable_weights, expected_g, G0.trainable_weights)
+    assert g_off < 1e-4 if simultaneous else g_off > 1e-2
 
 
 def test_split_d_calls_make_the_joint_calls_update():
