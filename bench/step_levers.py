@@ -22,6 +22,9 @@ Variants (`--variants`, comma-separated):
   every variant keeps the flagfile's own `share_fakes` otherwise (`--noshare_fakes` makes `base` the recipe without it);
 - `bf16`: the `mixed_bfloat16` Keras policy (bfloat16 compute, float32 weights; oneDNN runs bfloat16
   convolutions on AMX where the CPU has it);
+- `sim`: `simultaneous=True` (the last D update and G's from one generated batch and one D pass, both
+  gradients taken before either update, as the TF DCGAN tutorial's step). A `sim` variant listed after its twin
+  (the name without `sim`) trains the twin's very model with its own traced step, as `split` does;
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
   choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
   variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
@@ -34,7 +37,7 @@ Variants (`--variants`, comma-separated):
   checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
   temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
   twin trains the twin's model, so the two differ in their callbacks only);
-- combinations in the order b<N>, k<N>, spe<N>, share, bf16, d16, split, jit, cb, e.g. `b128share`, `k3share`,
+- combinations in the order b<N>, k<N>, spe<N>, share, sim, bf16, d16, split, jit, cb, e.g. `b128share`, `k3share`,
   `sharesplit`, `sharecb`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
   (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
@@ -73,18 +76,19 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, bf16, d16, split, jit,
-    cb."""
-    m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?(share)?(bf16)?(d16)?(split)?(jit)?(cb)?",
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, bf16, d16, split,
+    jit, cb."""
+    m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?(share)?(sim)?(bf16)?(d16)?(split)?(jit)?(cb)?",
                      variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
         raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
-                         "spe<N>, share, bf16, d16, split, jit, cb, N a positive integer (e.g. b128share, k3share)")
+                         "spe<N>, share, sim, bf16, d16, split, jit, cb, N a positive integer (e.g. b128share, k3share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
-            "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "bf16": bool(m.group(5)),
-            "d16": bool(m.group(6)), "split": bool(m.group(7)), "jit": bool(m.group(8)), "cb": bool(m.group(9))}
+            "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "sim": bool(m.group(5)),
+            "bf16": bool(m.group(6)), "d16": bool(m.group(7)), "split": bool(m.group(8)), "jit": bool(m.group(9)),
+            "cb": bool(m.group(10))}
 
 
 def _check_variants(value):
@@ -202,7 +206,7 @@ def main(argv):
     prior, dataset = recipe_inputs(config)
 
     models = {}
-    joint = {}  # variant: its GAN's `_joint_d_call` (D called once on [real; fake]) when its step is traced
+    joint = {}  # variant: its GAN's (`_joint_d_call`, `simultaneous`) (D called once on [real; fake]) when traced
     for name in FLAGS.variants.split(","):
         keras.utils.set_random_seed(config.seed)
         if name in ("tutorial", "tf_tutorial"):
@@ -217,12 +221,15 @@ def main(argv):
         twin = name[:-2] or "base"  # `cb` runs its twin's very model: only the callbacks differ
         if v.get("cb") and twin in models:
             models[name] = (*models[twin][:3], True)
-            joint[name] = joint.get(twin)
+            if twin in joint:
+                joint[name] = joint[twin]
             continue
-        twin = name.replace("split", "") or "base"  # `split` trains its twin's very model, with its own step
-        if v.get("split") and twin in models and isinstance(models[twin][0], kgan.GAN):
+        # `split` and `sim` train their twin's very model, with its own step
+        twin = name.replace("split", "").replace("sim", "") or "base"
+        if (v.get("split") or v.get("sim")) and twin in models and isinstance(models[twin][0], kgan.GAN):
             models[name] = models[twin]
-            joint[name] = False
+            twin_joint, twin_sim = joint[twin]
+            joint[name] = (twin_joint and not v.get("split"), twin_sim or bool(v.get("sim")))
             continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
@@ -238,7 +245,9 @@ def main(argv):
         keras.mixed_precision.set_global_policy("float32")
         if v.get("split"):
             gan._joint_d_call = False
-        joint[name] = gan._joint_d_call
+        if v.get("sim"):
+            gan.simultaneous = True
+        joint[name] = (gan._joint_d_call, gan.simultaneous)
         models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
     window = Window()
     scratch = tempfile.mkdtemp(prefix="kgan-levers-")
@@ -252,8 +261,8 @@ def main(argv):
 
     def fit(name, m, ds, cb, num_steps):
         key = (id(m), joint.get(name))
-        if name in joint:  # a kgan.GAN: the step traced for this D call (or traced now)
-            m._joint_d_call, m.train_function = joint[name], steps.get(key)
+        if name in joint:  # a kgan.GAN: the step traced for this D call and update (or traced now)
+            (m._joint_d_call, m.simultaneous), m.train_function = joint[name], steps.get(key)
         m.fit(ds, epochs=1, steps_per_epoch=num_steps, verbose=0, callbacks=callbacks(cb))
         steps[key] = m.train_function
 
@@ -271,8 +280,10 @@ def main(argv):
     print(f"\n{config.network} recipe from the flags, {FLAGS.rounds} interleaved rounds of {FLAGS.steps} steps; "
           f"threads intra {FLAGS.intra_op or 'default'}, inter {FLAGS.inter_op or 'default'}; ratio = median of "
           f"per-round ratios to {base}\n")
-    if any(not j for j in joint.values()):
-        print("D on [real; fake] in one call: " + ", ".join(f"{k} {'yes' if j else 'no'}" for k, j in joint.items()))
+    if any(not j for j, _ in joint.values()):
+        print("D on [real; fake] in one call: " + ", ".join(f"{k} {'yes' if j else 'no'}" for k, (j, _) in joint.items()))
+    if any(sim for _, sim in joint.values()):
+        print("simultaneous updates: " + ", ".join(f"{k} {'yes' if sim else 'no'}" for k, (_, sim) in joint.items()))
     print("| variant | images/s (median, range) | ms/step | ratio |")
     print("| --- | --- | --- | --- |")
     for name, v in rates.items():
