@@ -24,7 +24,7 @@ Variants (`--variants`, comma-separated):
   convolutions on AMX where the CPU has it);
 - `sim`: `simultaneous=True` (the last D update and G's from one generated batch and one D pass, both
   gradients taken before either update, as the TF DCGAN tutorial's step). A `sim` variant listed after its twin
-  (the name without `sim`) trains the twin's very model with its own traced step, as `split` does;
+  (the name without `sim` and `split`) trains the twin's very model with its own traced step, as `split` does;
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
   choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
   variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
@@ -78,13 +78,14 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 def _parse(variant):
     """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, bf16, d16, split,
     jit, cb."""
-    m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?(share)?(sim)?(bf16)?(d16)?(split)?(jit)?(cb)?",
-                     variant)
+    m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?"
+                     r"(share)?(sim)?(bf16)?(d16)?(split)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
         raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
-                         "spe<N>, share, sim, bf16, d16, split, jit, cb, N a positive integer (e.g. b128share, k3share)")
+                         "spe<N>, share, sim, bf16, d16, split, jit, cb, N a positive integer "
+                         "(e.g. b128share, k3share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
             "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "sim": bool(m.group(5)),
             "bf16": bool(m.group(6)), "d16": bool(m.group(7)), "split": bool(m.group(8)), "jit": bool(m.group(9)),
@@ -257,7 +258,8 @@ def main(argv):
         return window.callbacks(training.default_callbacks(config, tempfile.mkdtemp(dir=scratch))
                                 if with_run_callbacks else ())
 
-    steps = {}  # (model, D in one call): its traced train function (`split` shares a model, not its step)
+    # (model, (D in one call, simultaneous)): its traced train function (`split`, `sim` share a model, not its step)
+    steps = {}
 
     def fit(name, m, ds, cb, num_steps):
         key = (id(m), joint.get(name))
@@ -281,9 +283,11 @@ def main(argv):
           f"threads intra {FLAGS.intra_op or 'default'}, inter {FLAGS.inter_op or 'default'}; ratio = median of "
           f"per-round ratios to {base}\n")
     if any(not j for j, _ in joint.values()):
-        print("D on [real; fake] in one call: " + ", ".join(f"{k} {'yes' if j else 'no'}" for k, (j, _) in joint.items()))
+        print("D on [real; fake] in one call: "
+              + ", ".join(f"{k} {'yes' if j else 'no'}" for k, (j, _) in joint.items()))
     if any(sim for _, sim in joint.values()):
-        print("simultaneous updates: " + ", ".join(f"{k} {'yes' if sim else 'no'}" for k, (_, sim) in joint.items()))
+        print("simultaneous updates: "
+              + ", ".join(f"{k} {'yes' if sim else 'no'}" for k, (_, sim) in joint.items()))
     print("| variant | images/s (median, range) | ms/step | ratio |")
     print("| --- | --- | --- | --- |")
     for name, v in rates.items():

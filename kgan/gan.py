@@ -218,7 +218,8 @@ class GAN(keras.Model):
                 per step instead of two, and D's update no longer waits in front of G's; the
                 fakes are drawn as the G step draws them (paired for mode seeking), so
                 `share_fakes` is moot. With `d_steps > 1` the first `d_steps - 1` D updates
-                stay alternating.
+                stay alternating. With `instance_noise`, G's loss then scores the noised fakes
+                D's loss does (the alternating G step scores them without noise).
 
         Under a `mixed_float16` policy both optimizers are wrapped in
         `LossScaleOptimizer` and both losses scaled (Keras wraps only one). Under
