@@ -25,6 +25,11 @@ Variants (`--variants`, comma-separated):
 - `sim`: `simultaneous=True` (the last D update and G's from one generated batch and one D pass, both
   gradients taken before either update, as the TF DCGAN tutorial's step). A `sim` variant listed after its twin
   (the name without `sim` and `split`) trains the twin's very model with its own traced step, as `split` does;
+- `fused`: `fused_kernels=True` (TensorFlow's fused kernels for each variable's Adam and EMA update,
+  `kgan.optimizers.FusedAdam`, and BatchNorm's training pass, `kgan.nets.batchnorm`; on by default since
+  2026-12-07, so compare with `--nofused_kernels`). A `fused`
+  variant listed after its twin (the name without `fused`, `sim` and `split`) trains the twin's very model with its
+  own traced step, as `split` does;
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
   choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
   variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
@@ -37,8 +42,8 @@ Variants (`--variants`, comma-separated):
   checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
   temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
   twin trains the twin's model, so the two differ in their callbacks only);
-- combinations in the order b<N>, k<N>, spe<N>, share, sim, bf16, d16, split, jit, cb, e.g. `b128share`, `k3share`,
-  `sharesplit`, `sharecb`;
+- combinations in the order b<N>, k<N>, spe<N>, share, sim, fused, bf16, d16, split, jit, cb, e.g. `b128share`,
+  `k3share`, `sharesplit`, `sharecb`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
   (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
   so in inference mode (no dropout, frozen BatchNorm statistics);
@@ -76,20 +81,20 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, bf16, d16, split,
-    jit, cb."""
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, fused, bf16, d16,
+    split, jit, cb."""
     m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?"
-                     r"(share)?(sim)?(bf16)?(d16)?(split)?(jit)?(cb)?", variant)
+                     r"(share)?(sim)?(fused)?(bf16)?(d16)?(split)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
         raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
-                         "spe<N>, share, sim, bf16, d16, split, jit, cb, N a positive integer "
+                         "spe<N>, share, sim, fused, bf16, d16, split, jit, cb, N a positive integer "
                          "(e.g. b128share, k3share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
             "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "sim": bool(m.group(5)),
-            "bf16": bool(m.group(6)), "d16": bool(m.group(7)), "split": bool(m.group(8)), "jit": bool(m.group(9)),
-            "cb": bool(m.group(10))}
+            "fused": bool(m.group(6)), "bf16": bool(m.group(7)), "d16": bool(m.group(8)), "split": bool(m.group(9)),
+            "jit": bool(m.group(10)), "cb": bool(m.group(11))}
 
 
 def _check_variants(value):
@@ -130,6 +135,17 @@ def dropout16():
             return tf.where(keep, x * (1.0 / (1.0 - self.rate)), tf.zeros_like(x))
 
     return Dropout16
+
+
+def _set_fused(gan, fused):
+    """TensorFlow's fused kernels (Adam, EMA, BatchNorm) or Keras's own ops in `gan`'s next traced step."""
+    from kgan.nets import batchnorm
+
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        getattr(optimizer, "inner_optimizer", optimizer).fused = fused
+    gan.fused_ema = fused
+    for network in (gan.generator, gan.discriminator):
+        batchnorm.set_fused(network, fused)
 
 
 def recipe_inputs(config):
@@ -207,7 +223,8 @@ def main(argv):
     prior, dataset = recipe_inputs(config)
 
     models = {}
-    joint = {}  # variant: its GAN's (`_joint_d_call`, `simultaneous`) (D called once on [real; fake]) when traced
+    # variant: its GAN's (`_joint_d_call` (D called once on [real; fake]), `simultaneous`, fused updates) when traced
+    joint = {}
     for name in FLAGS.variants.split(","):
         keras.utils.set_random_seed(config.seed)
         if name in ("tutorial", "tf_tutorial"):
@@ -225,12 +242,14 @@ def main(argv):
             if twin in joint:
                 joint[name] = joint[twin]
             continue
-        # `split` and `sim` train their twin's very model, with its own step
-        twin = name.replace("split", "").replace("sim", "") or "base"
-        if (v.get("split") or v.get("sim")) and twin in models and isinstance(models[twin][0], kgan.GAN):
+        # `split`, `sim` and `fused` train their twin's very model, with its own step
+        twin = name.replace("split", "").replace("sim", "").replace("fused", "") or "base"
+        own_step = v.get("split") or v.get("sim") or v.get("fused")
+        if own_step and twin in models and isinstance(models[twin][0], kgan.GAN):
             models[name] = models[twin]
-            twin_joint, twin_sim = joint[twin]
-            joint[name] = (twin_joint and not v.get("split"), twin_sim or bool(v.get("sim")))
+            twin_joint, twin_sim, twin_fused = joint[twin]
+            joint[name] = (twin_joint and not v.get("split"), twin_sim or bool(v.get("sim")),
+                           twin_fused or bool(v.get("fused")))
             continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
@@ -248,7 +267,9 @@ def main(argv):
             gan._joint_d_call = False
         if v.get("sim"):
             gan.simultaneous = True
-        joint[name] = (gan._joint_d_call, gan.simultaneous)
+        if v.get("fused"):
+            _set_fused(gan, True)
+        joint[name] = (gan._joint_d_call, gan.simultaneous, gan.fused_ema)
         models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
     window = Window()
     scratch = tempfile.mkdtemp(prefix="kgan-levers-")
@@ -258,13 +279,15 @@ def main(argv):
         return window.callbacks(training.default_callbacks(config, tempfile.mkdtemp(dir=scratch))
                                 if with_run_callbacks else ())
 
-    # (model, (D in one call, simultaneous)): its traced train function (`split`, `sim` share a model, not its step)
+    # (model, (D in one call, simultaneous, fused)): its traced train function (`split`, `sim`, `fused` share a model,
+    # not its step)
     steps = {}
 
     def fit(name, m, ds, cb, num_steps):
         key = (id(m), joint.get(name))
         if name in joint:  # a kgan.GAN: the step traced for this D call and update (or traced now)
-            (m._joint_d_call, m.simultaneous), m.train_function = joint[name], steps.get(key)
+            (m._joint_d_call, m.simultaneous, fused), m.train_function = joint[name], steps.get(key)
+            _set_fused(m, fused)
         m.fit(ds, epochs=1, steps_per_epoch=num_steps, verbose=0, callbacks=callbacks(cb))
         steps[key] = m.train_function
 
@@ -282,12 +305,11 @@ def main(argv):
     print(f"\n{config.network} recipe from the flags, {FLAGS.rounds} interleaved rounds of {FLAGS.steps} steps; "
           f"threads intra {FLAGS.intra_op or 'default'}, inter {FLAGS.inter_op or 'default'}; ratio = median of "
           f"per-round ratios to {base}\n")
-    if any(not j for j, _ in joint.values()):
-        print("D on [real; fake] in one call: "
-              + ", ".join(f"{k} {'yes' if j else 'no'}" for k, (j, _) in joint.items()))
-    if any(sim for _, sim in joint.values()):
-        print("simultaneous updates: "
-              + ", ".join(f"{k} {'yes' if sim else 'no'}" for k, (_, sim) in joint.items()))
+    # a line per setting some variant has other than the library's default (D in one call, alternating, fused)
+    for i, (what, usual) in enumerate((("D on [real; fake] in one call", True), ("simultaneous updates", False),
+                                       ("fused updates", True))):
+        if any(j[i] != usual for j in joint.values()):
+            print(f"{what}: " + ", ".join(f"{k} {'yes' if j[i] else 'no'}" for k, j in joint.items()))
     print("| variant | images/s (median, range) | ms/step | ratio |")
     print("| --- | --- | --- | --- |")
     for name, v in rates.items():

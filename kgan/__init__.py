@@ -24,7 +24,7 @@ except ImportError as _e:  # pragma: no cover - depends on the install
         "kgan needs TensorFlow: pip install 'kgan[cpu]' (CPU only) or 'kgan[gpu]' (with CUDA)"
     ) from _e
 
-from kgan import callbacks, checks, config, data, errors, eval, features, losses, nets  # noqa: E402
+from kgan import callbacks, checks, config, data, errors, eval, features, losses, nets, optimizers  # noqa: E402
 from kgan import training, workdir  # noqa: E402
 from kgan import eval as metrics  # noqa: E402  (the quality metrics, also as kgan.metrics)
 from kgan.errors import ConfigError, DataError, StorageError  # noqa: E402

@@ -136,6 +136,11 @@ class TrainConfig:
                                  "both gradients taken before either update (the TF DCGAN tutorial's step; "
                                  "simultaneous, not alternating, updates): one D pass on the fakes per step fewer. "
                                  "Makes --share_fakes moot.")
+    fused_kernels: bool = setting(True, "Train through TensorFlow's fused kernels: each variable's Adam update "
+                                  "(kgan.optimizers.FusedAdam), the EMA's update and BatchNorm's training pass "
+                                  "(kgan.nets.batchnorm): the same arithmetic as Keras's own ops up to float "
+                                  "rounding, fewer ops per step (bench/step_levers.py variant fused). "
+                                  "--nofused_kernels: Keras's own ops.")
     label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
                                      checks.fraction)
     instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)

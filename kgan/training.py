@@ -16,7 +16,7 @@ import shutil
 
 import keras
 
-from kgan import callbacks, data, distribute, features, nets, workdir as workdir_lib
+from kgan import callbacks, data, distribute, features, nets, optimizers, workdir as workdir_lib
 from kgan import eval as eval_lib
 from kgan.gan import GAN
 from kgan.io import atomic_write
@@ -47,9 +47,13 @@ def build_gan(config, image_shape, cluster_prior=None, **compile_kwargs):
         ema_decay=config.ema_decay,
         num_classes=config.num_classes if conditional and not config.clusters else None,
     )
+    for network in (gan.generator, gan.discriminator):
+        nets.batchnorm.set_fused(network, config.fused_kernels)
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
-        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        d_optimizer=optimizers.FusedAdam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
+                                         fused=config.fused_kernels),
+        g_optimizer=optimizers.FusedAdam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
+                                         fused=config.fused_kernels),
         loss=config.loss,
         d_steps=config.d_steps,
         clip_value=config.clip_value,
@@ -61,6 +65,7 @@ def build_gan(config, image_shape, cluster_prior=None, **compile_kwargs):
         share_fakes=config.share_fakes,
         joint_d_call=config.joint_d_call,
         simultaneous=config.simultaneous,
+        fused_ema=config.fused_kernels,
         label_smoothing=config.label_smoothing,
         instance_noise=config.instance_noise,
         instance_noise_steps=config.instance_noise_steps,

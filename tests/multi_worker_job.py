@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kgan import distribute, training  # noqa: E402
+from kgan import distribute, optimizers, training  # noqa: E402
 from kgan.config import TrainConfig  # noqa: E402
 
 MNIST_DIR = os.environ.get("KGAN_MNIST_DIR")
@@ -28,6 +28,7 @@ MNIST_DIR = os.environ.get("KGAN_MNIST_DIR")
 # order than one device) into full-size steps; SGD keeps equal updates equal to float precision and
 # is sensitive to a wrongly scaled (e.g. 2x) gradient.
 keras.optimizers.Adam = lambda learning_rate, **_: keras.optimizers.SGD(learning_rate)
+optimizers.FusedAdam = keras.optimizers.Adam  # what kgan.training builds
 
 
 class SaveWeights(keras.callbacks.Callback):

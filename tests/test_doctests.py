@@ -1,6 +1,6 @@
 """The `>>>` examples in kgan's docstrings run as written.
 
-- `test_docstring_examples_run`: the settings, workdir, distribute, nets and data modules (self-contained).
+- `test_docstring_examples_run`: the settings, workdir, distribute, nets, optimizers and data modules (self-contained).
 - `test_core_docstring_examples_run`: the core (gan, labellers), losses, features, export, serving,
   callbacks, eval.frechet and eval.quality; their examples see the module's own names plus `np`, `tf`,
   `keras` and `kgan`.
@@ -19,7 +19,7 @@ import kgan
 from tests.conftest import MNIST_DIR, REPO
 
 MODULES = ["kgan.checks", "kgan.config", "kgan.training", "kgan.workdir", "kgan.distribute", "kgan.nets.registry",
-           "kgan.nets.mlp", "kgan.nets.dcgan", "kgan.nets.cdcgan", "kgan.eval.swd"]
+           "kgan.nets.mlp", "kgan.nets.dcgan", "kgan.nets.cdcgan", "kgan.eval.swd", "kgan.optimizers"]
 DATA_MODULES = ["kgan.data.loader", "kgan.data.idx", "kgan.data.split"]  # their examples read ../shared/data/mnist
 
 

@@ -23,13 +23,14 @@ import keras
 from keras import layers
 
 from kgan.nets import _checks
+from kgan.nets.batchnorm import BatchNormalization
 
 MAX_WIDTH = 512
 MIN_BASE = 4
 
 
 def _batch_norm(synchronized):
-    return layers.BatchNormalization(synchronized=synchronized)
+    return BatchNormalization(synchronized=synchronized)  # Keras's layer, training through the fused kernel
 
 
 def doublings(image_shape):

@@ -128,7 +128,7 @@ def test_sample_grid_of_a_conditional_gan_has_a_row_per_class(tmp_path):
     assert g.shape[:2] == (3 * 30 + 2, 2 * 30 + 2)  # 3 class rows, 2 latent columns
 
 
-def _pre_refactor_gan(seed):
+def _pre_refactor_gan(seed, adam=keras.optimizers.Adam):
     """The GAN of data/make_pre_refactor_checkpoint.py (self-conditioned, EMA), with other initial weights."""
     from kgan import features
 
@@ -137,18 +137,20 @@ def _pre_refactor_gan(seed):
         nets.cdcgan_generator(latent_dim=4, num_classes=3, filters=(2, 2, 2), embedding_dim=4), 3)
     D = nets.cdcgan_discriminator(num_classes=3, filters=(2, 2), dropout=0.0)
     gan = kgan.GAN(G, D, seed=5, ema_decay=0.9)
-    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    gan.compile(adam(1e-3), adam(1e-3))
     return gan
 
 
-def test_a_checkpoint_written_before_gan_checkpoint_state_restores(tmp_path):
+@pytest.mark.parametrize("adam", [keras.optimizers.Adam, kgan.optimizers.FusedAdam], ids=["keras_adam", "fused_adam"])
+def test_a_checkpoint_written_before_gan_checkpoint_state_restores(tmp_path, adam):
     """data/pre_refactor_checkpoint was written by the Checkpoint that listed GAN internals itself
-    (before GAN.checkpoint_state); every variable must come back, with the same names."""
+    (before GAN.checkpoint_state), with Keras's Adam; every variable must come back, with the same names, into
+    either Adam (kgan.training builds FusedAdam since 2026-12-07)."""
     import shutil
 
     src = os.path.join(os.path.dirname(__file__), "data", "pre_refactor_checkpoint")
     shutil.copytree(src, tmp_path / "ckpt")
-    gan = _pre_refactor_gan(seed=42)
+    gan = _pre_refactor_gan(seed=42, adam=adam)
     ckpt = callbacks.Checkpoint(tmp_path / "ckpt")
     ckpt.set_model(gan)
     assert ckpt.restore() == 1  # assert_consumed inside: no key of the old file is left over
