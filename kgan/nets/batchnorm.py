@@ -4,7 +4,8 @@ Batch normalization (Ioffe & Szegedy, 2015, https://arxiv.org/abs/1502.03167) as
 `keras.layers.BatchNormalization` computes it, but in training the statistics, the normalization and its
 gradient are TensorFlow's fused kernels (`FusedBatchNormV3` and its gradient; oneDNN's on CPU), as
 `tf.keras` 2 did by default, instead of the ~10 elementwise ops over the whole activation Keras 3 builds
-each way. Same arithmetic: normalized with the batch's biased variance, the moving statistics
+each way (and under `mixed_bfloat16` without the casts of the whole activation to float32 and back:
+the kernel computes in float32 inside). Same arithmetic: normalized with the batch's biased variance, the moving statistics
 updated as Keras does (`moving = momentum moving + (1 - momentum) batch`, the biased variance); outputs,
 gradients and moving statistics agree to float rounding (`tests/nets/test_batchnorm.py`). Inference
 (`training=False`, hence every export) runs Keras's own code, so exported generators are unchanged.
@@ -50,7 +51,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
-        x = tf.cast(inputs, tf.float32)  # as Keras: statistics in float32 under a 16-bit policy
+        # The kernel takes bfloat16 activations as they are (its statistics and arithmetic are float32 inside,
+        # what Keras gets by casting them up and the output back down); anything else is cast to float32 as Keras
+        # casts it.
+        x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, tf.float32)
         channels = inputs.shape[-1]
         x4 = x if len(inputs.shape) == 4 else tf.reshape(x, [-1, 1, 1, channels])
         y, mean, unbiased_variance, *_ = tf.raw_ops.FusedBatchNormV3(
