@@ -17,6 +17,28 @@ from kgan.nets import _checks
 from kgan.nets.dcgan import _maybe_sn, dcgan_features, dcgan_upsample, default_filters
 
 
+@keras.saving.register_keras_serializable(package="kgan")
+class RowDot(layers.Layer):
+    """Row-by-row dot products of two `[B, F]` tensors, `[B, 1]`, summed in float32.
+
+    What `keras.layers.Dot(axes=1)` computes, as a product and a sum: `Dot` multiplies B matrices of 1 x F by
+    F x 1 (a batched matrix multiply, ~0.7 ms per call on 2 CPU cores at B = 64, F = 3,136, eight calls per
+    step of the default recipe); this is two elementwise ops.
+
+    Example:
+
+    >>> RowDot()([keras.ops.ones((2, 3)), keras.ops.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])]).numpy().tolist()
+    [[6.0], [1.0]]
+    """
+
+    def call(self, inputs):
+        a, b = (keras.ops.cast(t, "float32") for t in inputs)
+        return keras.ops.sum(a * b, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1)
+
+
 def cdcgan_generator(latent_dim=100, num_classes=10, image_shape=(28, 28, 1), filters=None,
                      kernel_size=5, negative_slope=0.2, sync_batchnorm=False, embedding_dim=50):
     """Conditional generator: `[latents [B, latent_dim], labels [B]]` to images in [-1, 1].
@@ -58,6 +80,6 @@ def cdcgan_discriminator(image_shape=(28, 28, 1), num_classes=10, filters=None, 
                          spectral_norm)
     unconditional = _maybe_sn(layers.Dense(1, name="logit"), spectral_norm)(phi)
     embed = layers.Embedding(num_classes, int(phi.shape[-1]), name="label_projection")(y)
-    projection = layers.Dot(axes=1)([embed, phi])
+    projection = RowDot()([embed, phi])  # <embed(y), phi(x)>
     logits = layers.Add()([unconditional, projection])
     return keras.Model([x_in, y], logits, name="cdcgan_discriminator")

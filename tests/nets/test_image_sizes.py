@@ -2,7 +2,9 @@
 
 The MNIST networks must not change: every flagfile in flags/ builds exactly the
 layers and parameter counts recorded in flagfile_networks.json (written from the
-networks before they learned other sizes).
+networks before they learned other sizes). One record changed since: the projection discriminator's
+`keras.layers.Dot(axes=1)` became `kgan.nets.cdcgan.RowDot` (2026-12-07), the same row-by-row dot product
+without a batched matrix multiply.
 """
 
 import dataclasses

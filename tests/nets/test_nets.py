@@ -121,3 +121,25 @@ def test_unset_network_settings_leave_the_family_defaults():
     assert gan.discriminator.count_params() == nets.dcgan_discriminator().count_params()
     gan = training.build_gan(TrainConfig(network="mlp", g_filters=(32,), d_filters=(16,)), (28, 28, 1))
     assert [l.units for l in gan.generator.layers if isinstance(l, keras.layers.Dense)] == [32, 784]
+
+
+def test_the_projection_dot_is_keras_dot_without_a_batched_matmul():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    a, b = (tf.constant(rng.normal(size=(16, 300)).astype("float32")) for _ in range(2))
+    results = []
+    for layer in (nets.cdcgan.RowDot(), keras.layers.Dot(axes=1)):
+        with tf.GradientTape() as tape:
+            tape.watch([a, b])
+            y = layer([a, b])
+            loss = tf.reduce_sum(tf.sin(y))
+        results.append([y.numpy(), *[g.numpy() for g in tape.gradient(loss, [a, b])]])
+    a64, b64 = a.numpy().astype("float64"), b.numpy().astype("float64")
+    y64 = (a64 * b64).sum(1, keepdims=True)  # the exact dot products and the loss's gradients
+    exact = [y64, np.cos(y64) * b64, np.cos(y64) * a64]
+    for name, row_dot, dot, want in zip(["output", "d_a", "d_b"], *results, exact):
+        error = np.abs(row_dot - want).max()
+        assert error < 1e-4 and error <= 2 * np.abs(dot - want).max() + 1e-6, name  # float32 sums of 300 terms
+    graph = tf.function(lambda a, b: nets.cdcgan.RowDot()([a, b])).get_concrete_function(a, b).graph
+    assert not any("MatMul" in op.type for op in graph.get_operations())
