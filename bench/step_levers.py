@@ -27,7 +27,9 @@ Variants (`--variants`, comma-separated):
   (the name without `sim` and `split`) trains the twin's very model with its own traced step, as `split` does;
 - `fused`: `fused_kernels=True` (TensorFlow's fused kernels for each variable's Adam and EMA update,
   `kgan.optimizers.FusedAdam`, and BatchNorm's training pass, `kgan.nets.batchnorm`; on by default since
-  2026-12-07, so compare with `--nofused_kernels`). A `fused`
+  2026-12-07, so compare with `--nofused_kernels`), and here also the projection discriminator's `RowDot` (a
+  product and a sum; variants without `fused` compute it as `keras.layers.Dot` does, a batched matrix multiply,
+  as kgan did before 2026-12-07: so `--nofused_kernels` makes `base` the recipe as it was). A `fused`
   variant listed after its twin (the name without `fused`, `sim` and `split`) trains the twin's very model with its
   own traced step, as `split` does;
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
@@ -137,10 +139,33 @@ def dropout16():
     return Dropout16
 
 
+_BATCHED_DOT = {"on": False}  # read when a step is traced: RowDot as keras.layers.Dot computes it
+
+
+def _batched_dot_switch():
+    """Lets `_set_fused` make the projection D's `RowDot` compute as `keras.layers.Dot(axes=1)` (a batched matrix
+    multiply, kgan's layer before 2026-12-07) in the next traced step."""
+    import keras
+
+    from kgan.nets import cdcgan
+
+    row_dot = cdcgan.RowDot.call
+
+    def call(self, inputs):
+        if not _BATCHED_DOT["on"]:
+            return row_dot(self, inputs)
+        a, b = inputs
+        return keras.ops.squeeze(keras.ops.matmul(a[:, None, :], b[:, :, None]), -1)
+
+    cdcgan.RowDot.call = call
+
+
 def _set_fused(gan, fused):
-    """TensorFlow's fused kernels (Adam, EMA, BatchNorm) or Keras's own ops in `gan`'s next traced step."""
+    """TensorFlow's fused kernels (Adam, EMA, BatchNorm) and `RowDot`, or Keras's own ops and `Dot`'s batched matrix
+    multiply, in `gan`'s next traced step."""
     from kgan.nets import batchnorm
 
+    _BATCHED_DOT["on"] = not fused
     for optimizer in (gan.d_optimizer, gan.g_optimizer):
         getattr(optimizer, "inner_optimizer", optimizer).fused = fused
     gan.fused_ema = fused
@@ -221,6 +246,7 @@ def main(argv):
 
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
     prior, dataset = recipe_inputs(config)
+    _batched_dot_switch()
 
     models = {}
     # variant: its GAN's (`_joint_d_call` (D called once on [real; fake]), `simultaneous`, fused updates) when traced
