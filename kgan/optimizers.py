@@ -12,7 +12,9 @@ A GAN step is a chain of many small ops on 2 CPU cores: on `flags/dcgan.cfg` the
 `GAN.compile(fused_ema=True)`) make the whole step 1.07x faster, on `flags/dcgan_fast.cfg` 1.10x
 (README "Benchmarks", `bench/step_levers.py` variant `fused`).
 
-`amsgrad=True` uses Keras's own update (the kernel has no such slot here); so does `fused=False`.
+Keras's own update is kept where the kernel would compute something else: `amsgrad=True` (the kernel has no such
+slot here), sparse gradients (`tf.IndexedSlices`, e.g. an `Embedding`'s: Keras squares each row of the slices
+before repeated rows are summed, the kernel would square their sum), and `fused=False`.
 """
 
 import keras
@@ -43,7 +45,7 @@ class FusedAdam(keras.optimizers.Adam):
         self.fused = fused
 
     def update_step(self, gradient, variable, learning_rate):
-        if not self.fused or self.amsgrad:
+        if not self.fused or self.amsgrad or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)

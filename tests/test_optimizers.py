@@ -54,6 +54,52 @@ def test_fused_adam_makes_keras_adams_steps_to_float_rounding():
     np.testing.assert_array_equal(w_off.numpy(), w_k.numpy())
 
 
+def _update_ops(opt, variable, gradient):
+    """The op types of one traced `apply_gradients`."""
+    fn = tf.function(lambda: opt.apply_gradients([(gradient, variable)]))
+    return {op.type for op in fn.get_concrete_function().graph.get_operations()}
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_fused_kernel_is_what_runs(fused):
+    w = keras.Variable(np.ones((4, 3), "float32"))
+    opt = FusedAdam(1e-2, fused=fused)
+    opt.build([w])
+    assert ("ResourceApplyAdam" in _update_ops(opt, w, tf.ones((4, 3)))) is fused
+
+
+def test_sparse_gradients_take_kerass_update_and_the_kernel_would_differ():
+    """An Embedding's gradient is `tf.IndexedSlices` with repeated rows (a batch repeats labels): Keras squares
+    each slice before they are summed, the dense kernel squares the sum; FusedAdam keeps Keras's numbers."""
+    indices = tf.constant([0, 2, 2, 2, 1])
+    values = tf.constant(np.random.default_rng(0).normal(size=(5, 3)).astype("float32"))
+    sparse = tf.IndexedSlices(values, indices, dense_shape=tf.constant([4, 3]))
+
+    def run(opt, gradient):
+        w = keras.Variable(np.ones((4, 3), "float32"))
+        opt.build([w])
+        for _ in range(4):
+            opt.apply_gradients([(gradient, w)])
+        return w.numpy(), _update_ops(opt, w, gradient)
+
+    keras_w, _ = run(keras.optimizers.Adam(1e-2), sparse)
+    fused_w, sparse_ops = run(FusedAdam(1e-2), sparse)
+    np.testing.assert_array_equal(fused_w, keras_w)
+    dense_w, dense_ops = run(FusedAdam(1e-2), tf.convert_to_tensor(sparse))
+    assert "ResourceApplyAdam" in dense_ops and "ResourceApplyAdam" not in sparse_ops
+    assert np.abs(dense_w - keras_w).max() > 1e-3  # the kernel on the summed rows: not Keras's sparse Adam
+
+
+def test_fused_adam_inside_a_loss_scale_optimizer_is_keras_adam_there_too():
+    wrap = lambda inner: lambda lr, **kw: keras.optimizers.LossScaleOptimizer(inner(lr, **kw))  # noqa: E731
+    w_k, _ = _train(wrap(keras.optimizers.Adam))
+    w_f, _ = _train(wrap(FusedAdam))
+    w0, _ = _train(FusedAdam, steps=0)
+    moved = np.abs(w_k.numpy() - w0.numpy()).max()
+    assert moved > 1e-3
+    np.testing.assert_allclose(w_f.numpy(), w_k.numpy(), rtol=0, atol=1e-5 * moved)
+
+
 def test_fused_adam_on_two_replicas_updates_both_like_one_device(two_replicas):
     w_one, _ = _train(FusedAdam)
     w_two, _ = _train(FusedAdam, strategy=two_replicas)
@@ -87,3 +133,5 @@ def test_the_ema_is_the_average_either_way(fused):
     for e, b, a in zip(gan.ema_generator.trainable_variables, before, after):
         np.testing.assert_allclose(e.numpy(), decay * b + (1 - decay) * a, rtol=0, atol=1e-6)
     assert gan.get_compile_config()["fused_ema"] is fused
+    ops = {op.type for op in tf.function(gan._update_ema).get_concrete_function().graph.get_operations()}
+    assert ("ResourceApplyGradientDescent" in ops) is fused

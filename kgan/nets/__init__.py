@@ -25,6 +25,6 @@ from kgan.nets.mlp import mlp_discriminator, mlp_generator
 from kgan.nets.registry import (CONDITIONAL, NETWORKS, arguments, check_arguments, family, get_discriminator,
                                 get_generator)
 
-__all__ = ["CONDITIONAL", "NETWORKS", "arguments", "batchnorm", "check_arguments", "family", "get_discriminator", "get_generator",
-           "cdcgan_discriminator", "cdcgan_generator", "dcgan_discriminator", "dcgan_generator", "mlp_discriminator",
-           "mlp_generator"]
+__all__ = ["CONDITIONAL", "NETWORKS", "arguments", "batchnorm", "check_arguments", "family", "get_discriminator",
+           "get_generator", "cdcgan_discriminator", "cdcgan_generator", "dcgan_discriminator", "dcgan_generator",
+           "mlp_discriminator", "mlp_generator"]

@@ -5,14 +5,18 @@ Batch normalization (Ioffe & Szegedy, 2015, https://arxiv.org/abs/1502.03167) as
 gradient are TensorFlow's fused kernels (`FusedBatchNormV3` and its gradient; oneDNN's on CPU), as
 `tf.keras` 2 did by default, instead of the ~10 elementwise ops over the whole activation Keras 3 builds
 each way (and under `mixed_bfloat16` without the casts of the whole activation to float32 and back:
-the kernel computes in float32 inside). Same arithmetic: normalized with the batch's biased variance, the moving statistics
-updated as Keras does (`moving = momentum moving + (1 - momentum) batch`, the biased variance); outputs,
-gradients and moving statistics agree to float rounding (`tests/nets/test_batchnorm.py`). Inference
-(`training=False`, hence every export) runs Keras's own code, so exported generators are unchanged.
+the kernel computes in float32 inside). Same arithmetic: normalized with the batch's biased variance, the
+moving statistics updated as Keras does (`moving = momentum moving + (1 - momentum) batch`, the biased
+variance); outputs, gradients and moving statistics agree to float rounding (`tests/nets/test_batchnorm.py`).
+Inference (`training=False`, hence every SavedModel and TFLite export) runs Keras's own code, so exported
+generators are unchanged. A model saved as `.keras` names this class (`kgan>BatchNormalization`): load it with
+`kgan` imported.
 
 Keras's own path is kept where the fused kernel does not apply: synchronized statistics (`sync_batchnorm`),
-batch renormalization, masks, a normalized axis other than the last, no `center` or `scale`, or
-`fused=False`. Variables and their names are Keras's, so checkpoints move between the two either way.
+batch renormalization, masks, inputs of rank other than 2 or 4, a normalized axis other than the last, no
+`center` or `scale`, a frozen layer (`trainable=False`), inputs other than float16, bfloat16 or float32 (or
+float32 moving statistics), an `epsilon` under the kernel's floor of 1.001e-5, or `fused=False`. Variables and
+their names are Keras's, so checkpoints move between the two either way.
 
 The generator's BatchNorm sits on the step's chain of ops (G's forward and backward pass); fusing it made
 `flags/dcgan.cfg`'s step 1.06x faster and `flags/dcgan_fast.cfg`'s 1.10x (README "Benchmarks").
@@ -20,6 +24,9 @@ The generator's BatchNorm sits on the step's chain of ops (G's forward and backw
 
 import keras
 import tensorflow as tf
+
+_KERNEL_DTYPES = (tf.float16, tf.bfloat16, tf.float32)
+_KERNEL_MIN_EPSILON = 1.001e-5  # what tf.nn.fused_batch_norm raises a smaller epsilon to (cuDNN's floor)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -46,7 +53,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def _fusable(self, inputs, training, mask):
         return (self.fused and training and self.trainable and mask is None and not self.synchronized
                 and not self.renorm and self.center and self.scale and len(inputs.shape) in (2, 4)
-                and self.axis in (-1, len(inputs.shape) - 1))
+                and self.axis in (-1, len(inputs.shape) - 1) and inputs.dtype in _KERNEL_DTYPES
+                and self.moving_mean.dtype == "float32" and self.epsilon >= _KERNEL_MIN_EPSILON)
 
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):

@@ -72,10 +72,20 @@ def test_inference_and_unfusable_settings_run_keras_ops():
     for layer in (fused, plain):  # inference: Keras's code, hence the same numbers
         layer.moving_mean.assign([0.5, -0.5, 1.0])
     np.testing.assert_array_equal(fused(x, training=False).numpy(), plain(x, training=False).numpy())
-    for kwargs in ({"synchronized": True}, {"center": False}, {"axis": 1}):
+    for kwargs in ({"synchronized": True}, {"center": False}, {"axis": 1}, {"epsilon": 1e-6}, {"trainable": False}):
         _, (layer, _) = _pair((8, 4, 4, 3), **kwargs)
         _, ops = _run(layer, x, steps=1)
         assert not any(op.startswith("FusedBatchNormV3") for op in ops), kwargs
+
+
+def test_float64_runs_keras_ops_and_gives_kerass_numbers():
+    """The kernel takes no float64: such a layer trains through Keras's own ops (not a dtype error)."""
+    x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, (8, 4, 4, 3)))
+    got, ops = _run(BatchNormalization(momentum=0.9, dtype="float64"), x)
+    want, _ = _run(BatchNormalization(momentum=0.9, dtype="float64", fused=False), x)
+    assert not any(op.startswith("FusedBatchNormV3") for op in ops)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_the_dcgan_networks_use_it_and_set_fused_switches_it():

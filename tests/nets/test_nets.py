@@ -143,3 +143,10 @@ def test_the_projection_dot_is_keras_dot_without_a_batched_matmul():
         assert error < 1e-4 and error <= 2 * np.abs(dot - want).max() + 1e-6, name  # float32 sums of 300 terms
     graph = tf.function(lambda a, b: nets.cdcgan.RowDot()([a, b])).get_concrete_function(a, b).graph
     assert not any("MatMul" in op.type for op in graph.get_operations())
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:  # the output has the compute dtype, as Dot's, built symbolically or called eagerly
+        layer = nets.cdcgan.RowDot()
+        symbolic = layer([keras.Input((300,)), keras.Input((300,))])
+        assert symbolic.dtype == layer([a, b]).dtype == keras.layers.Dot(axes=1)([a, b]).dtype == "bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
