@@ -9,8 +9,8 @@ results agree to float rounding (last bits), `tests/test_optimizers.py`. The var
 momentums, velocities) are Keras's, so checkpoints move between the two classes either way.
 
 A GAN step is a chain of many small ops on 2 CPU cores: on `flags/dcgan.cfg` the fused updates (with
-`GAN.compile(fused_ema=True)`) make the whole step 1.07x faster, on `flags/dcgan_fast.cfg` 1.10x
-(README "Benchmarks", `bench/step_levers.py` variant `fused`).
+`GAN.compile(fused_ema=True)`) made the whole step 1.07x faster, on `flags/dcgan_fast.cfg` 1.10x, in one-off
+A/Bs before sparse gradients took Keras's update (README "Benchmarks", `bench/step_levers.py` variant `fused`).
 
 Keras's own update is kept where the kernel would compute something else: `amsgrad=True` (the kernel has no such
 slot here), sparse gradients (`tf.IndexedSlices`, e.g. an `Embedding`'s: Keras squares each row of the slices
