@@ -139,8 +139,9 @@ class TrainConfig:
     fused_kernels: bool = setting(True, "Train through TensorFlow's fused kernels: each variable's Adam update "
                                   "(kgan.optimizers.FusedAdam), the EMA's update and BatchNorm's training pass "
                                   "(kgan.nets.batchnorm): the same arithmetic as Keras's own ops up to float "
-                                  "rounding, fewer ops per step (bench/step_levers.py variant fused). "
-                                  "--nofused_kernels: Keras's own ops.")
+                                  "rounding; and D's dropout masks from 16-bit random numbers (kgan.nets.dropout: "
+                                  "the same mask distribution, another random stream). Fewer ops per step "
+                                  "(bench/step_levers.py variant fused). --nofused_kernels: Keras's own ops.")
     label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
                                      checks.fraction)
     instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)

@@ -48,7 +48,7 @@ def build_gan(config, image_shape, cluster_prior=None, **compile_kwargs):
         num_classes=config.num_classes if conditional and not config.clusters else None,
     )
     for network in (gan.generator, gan.discriminator):
-        nets.batchnorm.set_fused(network, config.fused_kernels)
+        nets.fused.set_fused(network, config.fused_kernels)
     gan.compile(
         d_optimizer=optimizers.FusedAdam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
                                          fused=config.fused_kernels),

@@ -57,7 +57,7 @@ def _build(name, optimizer="keras_adam"):
         # arithmetic to float rounding, tests/nets/test_batchnorm.py) rounds the analytically zero gradient of
         # the conv bias in front of it differently, and Adam turns that rounding into full steps (30% of that
         # bias's weights, 0.2% of d_fake here). G's BatchNorm stays fused.
-        nets.batchnorm.set_fused(D, False)
+        nets.fused.set_fused(D, False)
         gan = kgan.GAN(G, D, seed=7)
         gan.compile(adam(), adam(), loss="wasserstein", d_steps=2, gradient_penalty=10.0, instance_noise=0.1,
                     mode_seeking=1.0)

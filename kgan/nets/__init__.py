@@ -18,13 +18,13 @@ D = kgan.nets.get_discriminator("dcgan", image_shape=(28, 28, 1))
 ```
 """
 
-from kgan.nets import batchnorm
+from kgan.nets import batchnorm, dropout, fused
 from kgan.nets.cdcgan import cdcgan_discriminator, cdcgan_generator
 from kgan.nets.dcgan import dcgan_discriminator, dcgan_generator
 from kgan.nets.mlp import mlp_discriminator, mlp_generator
 from kgan.nets.registry import (CONDITIONAL, NETWORKS, arguments, check_arguments, family, get_discriminator,
                                 get_generator)
 
-__all__ = ["CONDITIONAL", "NETWORKS", "arguments", "batchnorm", "check_arguments", "family", "get_discriminator",
-           "get_generator", "cdcgan_discriminator", "cdcgan_generator", "dcgan_discriminator", "dcgan_generator",
-           "mlp_discriminator", "mlp_generator"]
+__all__ = ["CONDITIONAL", "NETWORKS", "arguments", "batchnorm", "check_arguments", "dropout", "family", "fused",
+           "get_discriminator", "get_generator", "cdcgan_discriminator", "cdcgan_generator", "dcgan_discriminator",
+           "dcgan_generator", "mlp_discriminator", "mlp_generator"]

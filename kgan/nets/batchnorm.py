@@ -40,8 +40,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(3.0, 2.0, (32, 4, 4, 8)).astype("float32")
     >>> y = BatchNormalization()(x, training=True)
-    >>> round(float(np.mean(y)), 4), round(float(np.std(y)), 2)
-    (0.0, 1.0)
+    >>> bool(abs(np.mean(y)) < 1e-4), round(float(np.std(y)), 2)
+    (True, 1.0)
     """
 
     def __init__(self, *args, fused=True, **kwargs):
@@ -81,11 +81,3 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def get_config(self):
         return {**super().get_config(), "fused": self.fused}
 
-
-def set_fused(model, fused):
-    """Sets `fused` on every `BatchNormalization` of this module inside `model` (its next traced call uses it);
-    returns how many there are."""
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, BatchNormalization)]
-    for layer in layers:
-        layer.fused = bool(fused)
-    return len(layers)

@@ -24,6 +24,7 @@ from keras import layers
 
 from kgan.nets import _checks
 from kgan.nets.batchnorm import BatchNormalization
+from kgan.nets.dropout import Dropout
 
 MAX_WIDTH = 512
 MIN_BASE = 4
@@ -180,5 +181,5 @@ def dcgan_features(x, filters=(64, 128), kernel_size=5, negative_slope=0.2, drop
             x = _batch_norm(sync_batchnorm)(x)
         x = layers.LeakyReLU(negative_slope)(x)
         if dropout:
-            x = layers.Dropout(dropout)(x)
+            x = Dropout(dropout)(x)
     return layers.Flatten()(x)

@@ -10,6 +10,7 @@ import keras
 from keras import layers
 
 from kgan.nets import _checks
+from kgan.nets.dropout import Dropout
 
 
 def mlp_generator(latent_dim=100, image_shape=(28, 28, 1), units=(256, 512, 1024), negative_slope=0.2,
@@ -59,6 +60,6 @@ def mlp_discriminator(image_shape=(28, 28, 1), units=(1024, 512, 256), dropout=0
         x = layers.Dense(_checks.positive_int("units", u))(x)
         x = layers.LeakyReLU(negative_slope)(x)
         if dropout:
-            x = layers.Dropout(dropout)(x)
+            x = Dropout(dropout)(x)
     x = layers.Dense(1, name="logit")(x)
     return keras.Model(x_in, x, name="mlp_discriminator")

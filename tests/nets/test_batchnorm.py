@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from kgan import nets
-from kgan.nets.batchnorm import BatchNormalization, set_fused
+from kgan.nets.batchnorm import BatchNormalization
+from kgan.nets.fused import set_fused
 
 
 def _run(layer, x, steps=3):
