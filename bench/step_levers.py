@@ -32,6 +32,10 @@ Variants (`--variants`, comma-separated):
   as kgan did before 2026-12-07: so `--nofused_kernels` makes `base` the recipe as it was). A `fused`
   variant listed after its twin (the name without `fused`, `sim` and `split`) trains the twin's very model with its
   own traced step, as `split` does;
+- `kd`: Keras's dropout masks (float32 uniform draws) in a variant with the fused kernels, whose D otherwise draws
+  kgan's 16-bit masks (`kgan.nets.dropout`, part of `fused_kernels` since 2026-12-07). A `kd` variant listed after
+  its twin (the name without `kd`, `fused`, `sim` and `split`) trains the twin's very model with its own traced step:
+  `base,kd` measures the dropout masks alone;
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
   choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
   variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
@@ -39,12 +43,13 @@ Variants (`--variants`, comma-separated):
   twice since 2026-12-06 (`--nojoint_d_call`), so there `base` already does: add `--joint_d_call` to compare;
 - `d16`: D's dropout masks from 16-bit random numbers (two per 32-bit Philox draw, keep if >= round(0.3 * 2^16):
   p = 0.300003) instead of Keras's float32 uniform draws: half the random-number work, the same mask distribution
-  (a bench-only layer, `Dropout16`; the profile put D's random draws at ~10% of the step's kernel time);
+  (a bench-only layer, `Dropout16`, in a model of its own; the profile put D's random draws at ~10% of the step's
+  kernel time). Superseded by kgan's layer (`fused`, `kd`), which draws four 16-bit numbers per 64-bit word;
 - `cb` (last): the variant with the callbacks a real run installs (`kgan.training.default_callbacks`:
   checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
   temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
   twin trains the twin's model, so the two differ in their callbacks only);
-- combinations in the order b<N>, k<N>, spe<N>, share, sim, fused, bf16, d16, split, jit, cb, e.g. `b128share`,
+- combinations in the order b<N>, k<N>, spe<N>, share, sim, fused, kd, bf16, d16, split, jit, cb, e.g. `b128share`,
   `k3share`, `sharesplit`, `sharecb`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
   (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
@@ -83,20 +88,20 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, fused, bf16, d16,
-    split, jit, cb."""
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, fused, kd, bf16,
+    d16, split, jit, cb."""
     m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?"
-                     r"(share)?(sim)?(fused)?(bf16)?(d16)?(split)?(jit)?(cb)?", variant)
+                     r"(share)?(sim)?(fused)?(kd)?(bf16)?(d16)?(split)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
         raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
-                         "spe<N>, share, sim, fused, bf16, d16, split, jit, cb, N a positive integer "
+                         "spe<N>, share, sim, fused, kd, bf16, d16, split, jit, cb, N a positive integer "
                          "(e.g. b128share, k3share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
             "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "sim": bool(m.group(5)),
-            "fused": bool(m.group(6)), "bf16": bool(m.group(7)), "d16": bool(m.group(8)), "split": bool(m.group(9)),
-            "jit": bool(m.group(10)), "cb": bool(m.group(11))}
+            "fused": bool(m.group(6)), "kd": bool(m.group(7)), "bf16": bool(m.group(8)), "d16": bool(m.group(9)),
+            "split": bool(m.group(10)), "jit": bool(m.group(11)), "cb": bool(m.group(12))}
 
 
 def _check_variants(value):
@@ -160,17 +165,18 @@ def _batched_dot_switch():
     cdcgan.RowDot.call = call
 
 
-def _set_fused(gan, fused):
+def _set_fused(gan, fused, dropout):
     """TensorFlow's fused kernels (Adam, EMA, BatchNorm) and `RowDot`, or Keras's own ops and `Dot`'s batched matrix
-    multiply, in `gan`'s next traced step."""
-    from kgan.nets import batchnorm
+    multiply, and (`dropout`) kgan's 16-bit dropout masks or Keras's, in `gan`'s next traced step."""
+    from kgan.nets import batchnorm, dropout as dropout_layer, fused as fused_layers
 
     _BATCHED_DOT["on"] = not fused
     for optimizer in (gan.d_optimizer, gan.g_optimizer):
         getattr(optimizer, "inner_optimizer", optimizer).fused = fused
     gan.fused_ema = fused
     for network in (gan.generator, gan.discriminator):
-        batchnorm.set_fused(network, fused)
+        fused_layers.set_fused(network, fused, kinds=(batchnorm.BatchNormalization,))
+        fused_layers.set_fused(network, dropout, kinds=(dropout_layer.Dropout,))
 
 
 def recipe_inputs(config):
@@ -249,7 +255,8 @@ def main(argv):
     _batched_dot_switch()
 
     models = {}
-    # variant: its GAN's (`_joint_d_call` (D called once on [real; fake]), `simultaneous`, fused updates) when traced
+    # variant: its GAN's (`_joint_d_call` (D called once on [real; fake]), `simultaneous`, fused updates, fused dropout)
+    # when traced
     joint = {}
     for name in FLAGS.variants.split(","):
         keras.utils.set_random_seed(config.seed)
@@ -268,34 +275,37 @@ def main(argv):
             if twin in joint:
                 joint[name] = joint[twin]
             continue
-        # `split`, `sim` and `fused` train their twin's very model, with its own step
-        twin = name.replace("split", "").replace("sim", "").replace("fused", "") or "base"
-        own_step = v.get("split") or v.get("sim") or v.get("fused")
+        # `split`, `sim`, `fused` and `kd` train their twin's very model, with its own step
+        twin = name.replace("split", "").replace("sim", "").replace("fused", "").replace("kd", "") or "base"
+        own_step = v.get("split") or v.get("sim") or v.get("fused") or v.get("kd")
         if own_step and twin in models and isinstance(models[twin][0], kgan.GAN):
             models[name] = models[twin]
-            twin_joint, twin_sim, twin_fused = joint[twin]
-            joint[name] = (twin_joint and not v.get("split"), twin_sim or bool(v.get("sim")),
-                           twin_fused or bool(v.get("fused")))
+            twin_joint, twin_sim, twin_fused, _ = joint[twin]
+            fused = twin_fused or bool(v.get("fused"))
+            joint[name] = (twin_joint and not v.get("split"), twin_sim or bool(v.get("sim")), fused,
+                           fused and not v.get("kd"))
             continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
                                       kernel_size=config.kernel_size if v.get("kernel") is None else v["kernel"])
-        dropout = keras.layers.Dropout
-        if v.get("d16"):  # kgan.nets.dcgan builds D's dropout as keras.layers.Dropout(rate)
-            keras.layers.Dropout = dropout16()
+        from kgan.nets import dcgan as dcgan_nets
+
+        dropout = dcgan_nets.Dropout
+        if v.get("d16"):  # kgan.nets.dcgan builds D's dropout as kgan.nets.dropout.Dropout(rate)
+            dcgan_nets.Dropout = dropout16()
         try:
             gan = training.build_gan(variant, data.image_shape(dataset(config.batch_size)), prior,
                                      jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))
         finally:
-            keras.layers.Dropout = dropout
+            dcgan_nets.Dropout = dropout
         keras.mixed_precision.set_global_policy("float32")
         if v.get("split"):
             gan._joint_d_call = False
         if v.get("sim"):
             gan.simultaneous = True
         if v.get("fused"):
-            _set_fused(gan, True)
-        joint[name] = (gan._joint_d_call, gan.simultaneous, gan.fused_ema)
+            _set_fused(gan, True, not v.get("kd"))
+        joint[name] = (gan._joint_d_call, gan.simultaneous, gan.fused_ema, gan.fused_ema and not v.get("kd"))
         models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
     window = Window()
     scratch = tempfile.mkdtemp(prefix="kgan-levers-")
@@ -305,15 +315,15 @@ def main(argv):
         return window.callbacks(training.default_callbacks(config, tempfile.mkdtemp(dir=scratch))
                                 if with_run_callbacks else ())
 
-    # (model, (D in one call, simultaneous, fused)): its traced train function (`split`, `sim`, `fused` share a model,
-    # not its step)
+    # (model, (D in one call, simultaneous, fused, fused dropout)): its traced train function (`split`, `sim`, `fused`,
+    # `kd` share a model, not its step)
     steps = {}
 
     def fit(name, m, ds, cb, num_steps):
         key = (id(m), joint.get(name))
         if name in joint:  # a kgan.GAN: the step traced for this D call and update (or traced now)
-            (m._joint_d_call, m.simultaneous, fused), m.train_function = joint[name], steps.get(key)
-            _set_fused(m, fused)
+            (m._joint_d_call, m.simultaneous, fused, fused_dropout), m.train_function = joint[name], steps.get(key)
+            _set_fused(m, fused, fused_dropout)
         m.fit(ds, epochs=1, steps_per_epoch=num_steps, verbose=0, callbacks=callbacks(cb))
         steps[key] = m.train_function
 
@@ -333,7 +343,7 @@ def main(argv):
           f"per-round ratios to {base}\n")
     # a line per setting some variant has other than the library's default (D in one call, alternating, fused)
     for i, (what, usual) in enumerate((("D on [real; fake] in one call", True), ("simultaneous updates", False),
-                                       ("fused updates", True))):
+                                       ("fused updates", True), ("kgan's 16-bit dropout masks", True))):
         if any(j[i] != usual for j in joint.values()):
             print(f"{what}: " + ", ".join(f"{k} {'yes' if j[i] else 'no'}" for k, j in joint.items()))
     print("| variant | images/s (median, range) | ms/step | ratio |")
