@@ -25,15 +25,32 @@ def test_drops_the_rate_and_keeps_the_expected_output(rate):
     sd = np.sqrt(p * (1 - p) / y.size)
     assert abs(dropped.mean() - p) < 5 * sd, (dropped.mean(), p)
     kept = ~dropped
-    np.testing.assert_allclose(y[kept], x.numpy()[kept] / (1 - p), rtol=1e-6)  # the scale of the p it draws
-    assert abs(y.mean() - x.numpy().mean()) < 0.01  # inverted dropout: the input's mean
+    x = x.numpy()
+    np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-6)  # the scale of the p it draws
+    sd_mean = np.sqrt(((x**2).mean() / (1 - p) - x.mean() ** 2) / y.size)
+    assert abs(y.mean() - x.mean()) < 5 * sd_mean  # inverted dropout: the input's mean
     for axis in (0, 3):  # no structure: each sample and each channel drops its share
         shares = dropped.mean(axis=tuple(a for a in range(4) if a != axis))
         assert np.all(np.abs(shares - p) < 0.05), shares
+    flat = dropped.ravel()  # channels last: lag 1 pairs units of one 64-bit word and neighbouring channels
+    for lag in (1, 2, 3, 4, 32):
+        both = (flat[:-lag] & flat[lag:]).mean()
+        assert abs(both - p * p) < 5 * 2 * np.sqrt(p * p * (1 - p * p) / flat.size), (lag, both, p * p)
+
+
+def test_every_unit_of_an_odd_sized_input_drops_its_share():
+    """63 units (not a multiple of four: the last 64-bit word is cut) over 1,000 calls: each unit is dropped in
+    ~30% of them, the cut word's units too."""
+    layer = Dropout(0.3, seed=5)
+    x = tf.ones([7, 3, 3, 1])
+    dropped = np.stack([layer(x, training=True).numpy() == 0 for _ in range(1000)])
+    shares = dropped.mean(axis=0).ravel()
+    p = round(0.3 * 2**16) / 2**16
+    assert np.all(np.abs(shares - p) < 5 * np.sqrt(p * (1 - p) / 1000)), shares
 
 
 def test_masks_differ_between_calls_and_repeat_from_the_seed():
-    x = tf.ones([8, 1001])  # a size that is not a multiple of 4: the last 64-bit word is split partly
+    x = tf.ones([8, 1001])
     a, b = Dropout(0.3, seed=7), Dropout(0.3, seed=7)
     first, second = a(x, training=True).numpy(), a(x, training=True).numpy()
     assert (first == 0).mean() > 0.25 and not np.array_equal(first == 0, second == 0)
@@ -64,12 +81,16 @@ def test_bfloat16_activations_stay_bfloat16():
 
 def test_it_draws_64_bit_words_and_falls_back_to_keras_where_it_does_not_apply():
     x = tf.ones([4, 8])
-    assert "StatelessRandomUniformFullIntV2" in _ops(Dropout(0.3), x)
-    for layer in (Dropout(0.3, fused=False), Dropout(0.3, noise_shape=(4, 1)), Dropout(1e-6), Dropout(1 - 1e-6)):
+    for rate in (0.3, 8e-6, 1 - 1.6 / 2**16):  # thresholds 19,661, 1 and 65,534
+        assert "StatelessRandomUniformFullIntV2" in _ops(Dropout(rate), x), rate
+    for layer in (Dropout(0.3, fused=False), Dropout(0.3, noise_shape=(4, 1)), Dropout(7.6e-6),
+                  Dropout(1 - 1.4 / 2**16)):  # thresholds 0 and 65,535
         ops = _ops(layer, x)
         assert "StatelessRandomUniformFullIntV2" not in ops and "StatelessRandomUniformV2" in ops, layer.get_config()
     np.testing.assert_array_equal(Dropout(0.0)(x, training=True).numpy(), x.numpy())
     np.testing.assert_array_equal(Dropout(1.0)(x, training=True).numpy(), 0 * x.numpy())
+    with pytest.raises(ValueError, match="must be a floating point tensor"):  # Keras's check, as Keras's layer
+        Dropout(0.3)(tf.ones([2, 3], tf.int32), training=True)
     with pytest.raises(ValueError, match="fused must be True or False, got 1"):
         Dropout(0.3, fused=1)
 
