@@ -35,7 +35,7 @@ Variants (`--variants`, comma-separated):
 - `kd`: Keras's dropout masks (float32 uniform draws) in a variant with the fused kernels, whose D otherwise draws
   kgan's 16-bit masks (`kgan.nets.dropout`, part of `fused_kernels` since 2026-12-07). A `kd` variant listed after
   its twin (the name without `kd`, `fused`, `sim` and `split`) trains the twin's very model with its own traced step:
-  `base,kd` measures the dropout masks alone;
+  `base,kd` measures the dropout masks alone (under `--nofused_kernels`, `kd` needs `fused`, e.g. `share,sharefusedkd`);
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
   choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
   variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
@@ -44,7 +44,7 @@ Variants (`--variants`, comma-separated):
 - `d16`: D's dropout masks from 16-bit random numbers (two per 32-bit Philox draw, keep if >= round(0.3 * 2^16):
   p = 0.300003) instead of Keras's float32 uniform draws: half the random-number work, the same mask distribution
   (a bench-only layer, `Dropout16`, in a model of its own; the profile put D's random draws at ~10% of the step's
-  kernel time). Superseded by kgan's layer (`fused`, `kd`), which draws four 16-bit numbers per 64-bit word;
+  kernel time). Superseded by kgan's layer (`fused`, `kd`), the same idea applied as one product;
 - `cb` (last): the variant with the callbacks a real run installs (`kgan.training.default_callbacks`:
   checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
   temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
@@ -288,16 +288,16 @@ def main(argv):
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
                                       kernel_size=config.kernel_size if v.get("kernel") is None else v["kernel"])
-        from kgan.nets import dcgan as dcgan_nets
+        from kgan.nets import dcgan as dcgan_nets, mlp as mlp_nets
 
         dropout = dcgan_nets.Dropout
-        if v.get("d16"):  # kgan.nets.dcgan builds D's dropout as kgan.nets.dropout.Dropout(rate)
-            dcgan_nets.Dropout = dropout16()
+        if v.get("d16"):  # kgan.nets.dcgan and .mlp build D's dropout as kgan.nets.dropout.Dropout(rate)
+            dcgan_nets.Dropout = mlp_nets.Dropout = dropout16()
         try:
             gan = training.build_gan(variant, data.image_shape(dataset(config.batch_size)), prior,
                                      jit_compile=bool(v.get("jit")), steps_per_execution=v.get("spe", 1))
         finally:
-            dcgan_nets.Dropout = dropout
+            dcgan_nets.Dropout = mlp_nets.Dropout = dropout
         keras.mixed_precision.set_global_policy("float32")
         if v.get("split"):
             gan._joint_d_call = False
@@ -305,8 +305,13 @@ def main(argv):
             gan.simultaneous = True
         if v.get("fused"):
             _set_fused(gan, True, not v.get("kd"))
-        joint[name] = (gan._joint_d_call, gan.simultaneous, gan.fused_ema, gan.fused_ema and not v.get("kd"))
+        joint[name] = (gan._joint_d_call, gan.simultaneous, gan.fused_ema,
+                       "Dropout16" if v.get("d16") else gan.fused_ema and not v.get("kd"))
         models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
+    idle = [k for k, j in joint.items() if _parse(k).get("kd") and not j[2]]
+    if idle:  # Keras's masks are all an unfused step has: the variant would time its twin again
+        raise SystemExit(f"variant {idle[0]!r}: kd (Keras's dropout masks) needs the fused kernels: add the fused "
+                         "token, or drop --nofused_kernels")
     window = Window()
     scratch = tempfile.mkdtemp(prefix="kgan-levers-")
 
@@ -323,7 +328,7 @@ def main(argv):
         key = (id(m), joint.get(name))
         if name in joint:  # a kgan.GAN: the step traced for this D call and update (or traced now)
             (m._joint_d_call, m.simultaneous, fused, fused_dropout), m.train_function = joint[name], steps.get(key)
-            _set_fused(m, fused, fused_dropout)
+            _set_fused(m, fused, fused_dropout is True)
         m.fit(ds, epochs=1, steps_per_epoch=num_steps, verbose=0, callbacks=callbacks(cb))
         steps[key] = m.train_function
 
@@ -345,7 +350,8 @@ def main(argv):
     for i, (what, usual) in enumerate((("D on [real; fake] in one call", True), ("simultaneous updates", False),
                                        ("fused updates", True), ("kgan's 16-bit dropout masks", True))):
         if any(j[i] != usual for j in joint.values()):
-            print(f"{what}: " + ", ".join(f"{k} {'yes' if j[i] else 'no'}" for k, j in joint.items()))
+            print(f"{what}: " + ", ".join(f"{k} {j[i] if isinstance(j[i], str) else 'yes' if j[i] else 'no'}"
+                                          for k, j in joint.items()))
     print("| variant | images/s (median, range) | ms/step | ratio |")
     print("| --- | --- | --- | --- |")
     for name, v in rates.items():
