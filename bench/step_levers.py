@@ -36,6 +36,11 @@ Variants (`--variants`, comma-separated):
   kgan's 16-bit masks (`kgan.nets.dropout`, part of `fused_kernels` since 2026-12-07). A `kd` variant listed after
   its twin (the name without `kd`, `fused`, `sim` and `split`) trains the twin's very model with its own traced step:
   `base,kd` measures the dropout masks alone (under `--nofused_kernels`, `kd` needs `fused`, e.g. `share,sharefusedkd`);
+- `ds`: in a variant with the fused kernels, the label embeddings' sparse gradients summed into dense ones and given
+  to `FusedAdam`'s one-kernel update, which squares the summed rows (tf.compat.v1's and PyTorch's Adam) where Keras 3
+  squares each row (kgan's `FusedAdam` keeps Keras's update for them): another optimizer on those variables, so
+  only its step is measured here. Trains its twin's very model (the name without `ds`, `kd`, `fused`, `sim`,
+  `split`) with its own traced step;
 - `split`: D called on the real and the fake batch separately instead of once on [real; fake] (kgan's
   choice when D has no BatchNorm; the two calls can then run side by side with G's forward pass). A `split`
   variant listed after its twin (the name without `split`) trains the twin's very model with its own traced
@@ -49,7 +54,7 @@ Variants (`--variants`, comma-separated):
   checkpoint, divergence guard, preemption, sample grid, loss plot, CSV log, TensorBoard), writing into a
   temporary directory: the in-run step beside the bare loop (`base,cb`; a `cb` variant listed after its
   twin trains the twin's model, so the two differ in their callbacks only);
-- combinations in the order b<N>, k<N>, spe<N>, share, sim, fused, kd, bf16, d16, split, jit, cb, e.g. `b128share`,
+- combinations in the order b<N>, k<N>, spe<N>, share, sim, fused, kd, ds, bf16, d16, split, jit, cb, e.g. `b128share`,
   `k3share`, `sharesplit`, `sharecb`;
 - `tutorial`: the TF DCGAN tutorial networks at batch 256 with a plain keras.io-style `train_step`
   (bench/throughput.py's reference) as keras.io writes it: its networks called without `training=True`,
@@ -88,20 +93,20 @@ flags.DEFINE_integer("inter_op", 0, "tf.config.threading inter-op threads (0: TF
 
 
 def _parse(variant):
-    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, fused, kd, bf16,
-    d16, split, jit, cb."""
+    """`variant` as settings: `base`, or lever tokens in this order: b<N>, k<N>, spe<N>, share, sim, fused, kd, ds,
+    bf16, d16, split, jit, cb."""
     m = re.fullmatch(r"(?:b([1-9]\d*))?(?:k([1-9]\d*))?(?:spe([1-9]\d*))?"
-                     r"(share)?(sim)?(fused)?(kd)?(bf16)?(d16)?(split)?(jit)?(cb)?", variant)
+                     r"(share)?(sim)?(fused)?(kd)?(ds)?(bf16)?(d16)?(split)?(jit)?(cb)?", variant)
     if variant in ("base", "tutorial", "tf_tutorial"):
         return {}
     if not m or not any(m.groups()):
         raise SystemExit(f"unknown variant {variant!r}: base, tutorial, tf_tutorial, or in this order b<N>, k<N>, "
-                         "spe<N>, share, sim, fused, kd, bf16, d16, split, jit, cb, N a positive integer "
+                         "spe<N>, share, sim, fused, kd, ds, bf16, d16, split, jit, cb, N a positive integer "
                          "(e.g. b128share, k3share)")
     return {"batch": int(m.group(1)) if m.group(1) else None, "kernel": int(m.group(2)) if m.group(2) else None,
             "spe": int(m.group(3)) if m.group(3) else 1, "share": bool(m.group(4)), "sim": bool(m.group(5)),
-            "fused": bool(m.group(6)), "kd": bool(m.group(7)), "bf16": bool(m.group(8)), "d16": bool(m.group(9)),
-            "split": bool(m.group(10)), "jit": bool(m.group(11)), "cb": bool(m.group(12))}
+            "fused": bool(m.group(6)), "kd": bool(m.group(7)), "ds": bool(m.group(8)), "bf16": bool(m.group(9)),
+            "d16": bool(m.group(10)), "split": bool(m.group(11)), "jit": bool(m.group(12)), "cb": bool(m.group(13))}
 
 
 def _check_variants(value):
@@ -163,6 +168,28 @@ def _batched_dot_switch():
         return keras.ops.squeeze(keras.ops.matmul(a[:, None, :], b[:, :, None]), -1)
 
     cdcgan.RowDot.call = call
+
+
+_DENSE_SPARSE = {"on": False}  # read when a step is traced: FusedAdam runs its kernel on summed sparse gradients
+
+
+def _dense_sparse_switch():
+    """Lets a `ds` variant's traced step give `kgan.optimizers.FusedAdam` the label embeddings' sparse gradients
+    summed into dense ones (`tf.convert_to_tensor`), for the one-kernel update: squaring the summed rows, as
+    tf.compat.v1's and PyTorch's Adam do, not each row as Keras 3's does (another optimizer on those variables:
+    only the step is measured here)."""
+    import tensorflow as tf
+
+    from kgan import optimizers
+
+    update_step = optimizers.FusedAdam.update_step
+
+    def patched(self, gradient, variable, learning_rate):
+        if _DENSE_SPARSE["on"] and self.fused and isinstance(gradient, tf.IndexedSlices):
+            gradient = tf.convert_to_tensor(gradient)
+        return update_step(self, gradient, variable, learning_rate)
+
+    optimizers.FusedAdam.update_step = patched
 
 
 def _set_fused(gan, fused, dropout):
@@ -253,6 +280,7 @@ def main(argv):
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=0)
     prior, dataset = recipe_inputs(config)
     _batched_dot_switch()
+    _dense_sparse_switch()
 
     models = {}
     # variant: its GAN's (`_joint_d_call` (D called once on [real; fake]), `simultaneous`, fused updates, fused dropout)
@@ -275,15 +303,15 @@ def main(argv):
             if twin in joint:
                 joint[name] = joint[twin]
             continue
-        # `split`, `sim`, `fused` and `kd` train their twin's very model, with its own step
-        twin = name.replace("split", "").replace("sim", "").replace("fused", "").replace("kd", "") or "base"
-        own_step = v.get("split") or v.get("sim") or v.get("fused") or v.get("kd")
+        # `split`, `sim`, `fused`, `kd` and `ds` train their twin's very model, with its own step
+        twin = re.sub("split|sim|fused|kd|ds", "", name) or "base"
+        own_step = v.get("split") or v.get("sim") or v.get("fused") or v.get("kd") or v.get("ds")
         if own_step and twin in models and isinstance(models[twin][0], kgan.GAN):
             models[name] = models[twin]
-            twin_joint, twin_sim, twin_fused, _ = joint[twin]
+            twin_joint, twin_sim, twin_fused, _, _ = joint[twin]
             fused = twin_fused or bool(v.get("fused"))
             joint[name] = (twin_joint and not v.get("split"), twin_sim or bool(v.get("sim")), fused,
-                           fused and not v.get("kd"))
+                           fused and not v.get("kd"), fused and bool(v.get("ds")))
             continue
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if v.get("bf16") else config.precision)
         variant = dataclasses.replace(config, share_fakes=v.get("share") or config.share_fakes,
@@ -306,12 +334,13 @@ def main(argv):
         if v.get("fused"):
             _set_fused(gan, True, not v.get("kd"))
         joint[name] = (gan._joint_d_call, gan.simultaneous, gan.fused_ema,
-                       "Dropout16" if v.get("d16") else gan.fused_ema and not v.get("kd"))
+                       "Dropout16" if v.get("d16") else gan.fused_ema and not v.get("kd"),
+                       gan.fused_ema and bool(v.get("ds")))
         models[name] = (gan, dataset(batch), batch, bool(v.get("cb")))
-    idle = [k for k, j in joint.items() if _parse(k).get("kd") and not j[2]]
-    if idle:  # Keras's masks are all an unfused step has: the variant would time its twin again
-        raise SystemExit(f"variant {idle[0]!r}: kd (Keras's dropout masks) needs the fused kernels: add the fused "
-                         "token, or drop --nofused_kernels")
+    idle = [k for k, j in joint.items() if (_parse(k).get("kd") or _parse(k).get("ds")) and not j[2]]
+    if idle:  # Keras's masks and update are all an unfused step has: the variant would time its twin again
+        raise SystemExit(f"variant {idle[0]!r}: kd and ds need the fused kernels: add the fused token, or drop "
+                         "--nofused_kernels")
     window = Window()
     scratch = tempfile.mkdtemp(prefix="kgan-levers-")
 
@@ -327,7 +356,8 @@ def main(argv):
     def fit(name, m, ds, cb, num_steps):
         key = (id(m), joint.get(name))
         if name in joint:  # a kgan.GAN: the step traced for this D call and update (or traced now)
-            (m._joint_d_call, m.simultaneous, fused, fused_dropout), m.train_function = joint[name], steps.get(key)
+            (m._joint_d_call, m.simultaneous, fused, fused_dropout, _DENSE_SPARSE["on"]), m.train_function = (
+                joint[name], steps.get(key))
             _set_fused(m, fused, fused_dropout is True)
         m.fit(ds, epochs=1, steps_per_epoch=num_steps, verbose=0, callbacks=callbacks(cb))
         steps[key] = m.train_function
@@ -348,7 +378,8 @@ def main(argv):
           f"per-round ratios to {base}\n")
     # a line per setting some variant has other than the library's default (D in one call, alternating, fused)
     for i, (what, usual) in enumerate((("D on [real; fake] in one call", True), ("simultaneous updates", False),
-                                       ("fused updates", True), ("kgan's 16-bit dropout masks", True))):
+                                       ("fused updates", True), ("kgan's 16-bit dropout masks", True),
+                                       ("sparse gradients summed, then the fused Adam kernel", False))):
         if any(j[i] != usual for j in joint.values()):
             print(f"{what}: " + ", ".join(f"{k} {j[i] if isinstance(j[i], str) else 'yes' if j[i] else 'no'}"
                                           for k, j in joint.items()))
