@@ -14,7 +14,10 @@ A/Bs before sparse gradients took Keras's update (README "Benchmarks", `bench/st
 
 Keras's own update is kept where the kernel would compute something else: `amsgrad=True` (the kernel has no such
 slot here), sparse gradients (`tf.IndexedSlices`, e.g. an `Embedding`'s: Keras squares each row of the slices
-before repeated rows are summed, the kernel would square their sum), and `fused=False`.
+before repeated rows are summed, the kernel would square their sum), and `fused=False`. Summing the rows and
+running the kernel instead (another optimizer on those variables) made the default recipe's step 0.99x as fast
+and `flags/dcgan_fast.cfg`'s 1.02x, side by side on 2026-12-07 (`bench/step_levers.py` variant `ds`), so the
+kernel is not worth Keras's arithmetic there.
 """
 
 import keras
