@@ -6,8 +6,9 @@ Builds the GAN `flags/dcgan.cfg` describes (as bench/step_levers.py does), warms
 `--steps` steps of `fit` under `tf.profiler.experimental` and reads the trace (the XPlane protobuf the
 profiler writes) back: for each op type, the time its kernels ran per step summed over the threads
 that ran them (so it can exceed wall time on 2 cores), and the number of kernels per step. Also prints
-the wall time per step and the kernels' busy time over it. `--share_fakes`, `--precision` and
-`--batch_size` profile a lever; `--steps` is bench/step_levers.py's flag. Nothing is timed in the test suite; this is a benchmark.
+the wall time per step and the kernels' busy time over it. `--by=name` lists single ops (which convolution, which
+dropout) instead of op types. `--share_fakes`, `--precision` and `--batch_size` profile a lever; `--steps` is
+bench/step_levers.py's flag. Nothing is timed in the test suite; this is a benchmark.
 """
 
 import collections
@@ -31,14 +32,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from step_levers import recipe_inputs  # noqa: E402  (and its --steps flag)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("top", 30, "Op types to list.")
+flags.DEFINE_integer("top", 30, "Op types (or ops) to list.")
+flags.DEFINE_enum("by", "type", ["type", "name"], "Group kernel time by op type, or by op (its name in the graph "
+                  "and type: which convolution, which dropout).")
 
 
 _NOT_KERNELS = {"Process", "Run", "Start", "RunAsync"}
 
 
-def _kernel_times(logdir):
-    """`({op type: total ns}, {op type: kernel count}, busy ns over all threads)` from the profiler's XPlane."""
+def _kernel_times(logdir, by="type"):
+    """`({op type: total ns}, {op type: kernel count}, busy ns over all threads)` from the profiler's XPlane;
+    `by="name"`: keyed by the op's name and type instead."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     totals, counts, busy = collections.Counter(), collections.Counter(), 0
@@ -62,8 +66,9 @@ def _kernel_times(logdir):
                     if (not op_type or not op_type.lstrip("_")[:1].isupper() or op_type in _NOT_KERNELS
                             or op_type.endswith("Dataset")):
                         continue
-                    totals[op_type] += event.duration_ps // 1000
-                    counts[op_type] += 1
+                    key = op_type if by == "type" else name.replace("StatefulPartitionedCall/", "")
+                    totals[key] += event.duration_ps // 1000
+                    counts[key] += 1
                     busy += event.duration_ps // 1000
     return totals, counts, busy
 
@@ -95,7 +100,7 @@ def main(argv):
     gan.fit(ds, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
     profiled = (time.perf_counter() - start) / FLAGS.steps
     tf.profiler.experimental.stop()
-    totals, counts, busy = _kernel_times(logdir)
+    totals, counts, busy = _kernel_times(logdir, FLAGS.by)
     shutil.rmtree(logdir, ignore_errors=True)
     n = FLAGS.steps
     print(f"\n{config.network} recipe, batch {config.batch_size}, share_fakes={config.share_fakes}, "
@@ -103,7 +108,8 @@ def main(argv):
           f"{1000 * profiled:.1f} ms profiled; kernels busy {busy / n / 1e6:.1f} ms per step over all threads "
           f"({busy / n / 1e6 / (1000 * profiled):.2f} threads busy), {sum(counts.values()) / n:.0f} kernels per "
           f"step\n")
-    print("| op type | ms per step (all threads) | share | kernels per step | us per kernel |")
+    print(f"| op {'type' if FLAGS.by == 'type' else '(name:type)'} | ms per step (all threads) | share | kernels "
+          "per step | us per kernel |")
     print("| --- | --- | --- | --- | --- |")
     for op, ns in totals.most_common(FLAGS.top):
         print(f"| {op} | {ns / n / 1e6:.2f} | {ns / busy:.1%} | {counts[op] / n:.0f} | {ns / counts[op] / 1e3:.0f} |")
