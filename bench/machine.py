@@ -7,6 +7,10 @@ all. Every benchmark prints this line first, so a figure can be matched to its C
 
 import os
 import platform
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from kgan_cli.common import cpu_model_and_flags  # noqa: E402
 
 # CPU flags that change which kernels oneDNN picks (bfloat16 and int8 above all).
 FLAGS_OF_NOTE = ("avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8")
@@ -14,18 +18,8 @@ FLAGS_OF_NOTE = ("avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8"
 
 def describe():
     """E.g. 'Intel(R) Xeon(R) Processor, 2 cores; avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_int8'."""
-    model, cpu_flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    cpu_flags = set(value.split())
-                    break
-    except OSError:
-        pass
+    model, cpu_flags = cpu_model_and_flags()
+    model, cpu_flags = model or platform.processor() or platform.machine(), cpu_flags or set()
     noted = " ".join(flag for flag in FLAGS_OF_NOTE if flag in cpu_flags) or "none of " + " ".join(FLAGS_OF_NOTE)
     return f"{model}, {os.cpu_count()} cores; {noted}"
 

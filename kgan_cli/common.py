@@ -34,6 +34,63 @@ def parse_flags(argv):
 
 EXIT_DIVERGED = 3
 
+# CPU flags of native bfloat16 arithmetic (Intel and AMD): without either, oneDNN emulates bfloat16 in float32 units.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_model_and_flags(path="/proc/cpuinfo"):
+    """`(model name, set of CPU flags)` from Linux's `/proc/cpuinfo`; `(None, None)` where it cannot be read."""
+    model, cpu_flags = None, None
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model is None:
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    cpu_flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    return model, cpu_flags
+
+
+CPUINFO = "/proc/cpuinfo"
+
+
+def warn_about_precision(config):
+    """Logs `precision_warning` for a run's `TrainConfig` on this machine (a warning, not an error: it still runs);
+    returns the message or None."""
+    import tensorflow as tf
+    from absl import logging as absl_logging
+
+    accelerator = bool(tf.config.list_physical_devices("GPU")) or config.strategy == "tpu"
+    message = precision_warning(config.precision, cpu_model_and_flags(CPUINFO)[1], accelerator=accelerator)
+    if message:
+        absl_logging.warning(message)
+    return message
+
+
+def precision_warning(precision, cpu_flags, accelerator=False):
+    """The line to log when `precision` is bfloat16 on a CPU without bfloat16 units, else None.
+
+    `cpu_flags`: a set (None: unknown, no warning); `accelerator`: a GPU or TPU will run the step instead.
+
+    Example:
+
+    >>> precision_warning("mixed_bfloat16", {"avx2", "avx512f"})[:66]
+    '--precision=mixed_bfloat16 on a CPU without bfloat16 units (no avx'
+    >>> precision_warning("mixed_bfloat16", {"avx512f", "amx_bf16"}) is None, precision_warning("float32", set())
+    (True, None)
+    """
+    if precision != "mixed_bfloat16" or accelerator or cpu_flags is None:
+        return None
+    if any(flag in cpu_flags for flag in BFLOAT16_CPU_FLAGS):
+        return None
+    return (f"--precision=mixed_bfloat16 on a CPU without bfloat16 units (no {' or '.join(BFLOAT16_CPU_FLAGS)} "
+            "among its flags): oneDNN emulates bfloat16 there, so the step is likely slower than float32's "
+            "(not measured: kgan's bfloat16 figures come from CPUs with them); flags/dcgan.cfg trains in float32")
+
 
 def import_tensorflow_quietly():
     """Imports TensorFlow with its C++ start-up notices (oneDNN, absl) kept off stderr.

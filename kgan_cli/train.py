@@ -36,6 +36,7 @@ def _main(argv):
     workdir = FLAGS.output_dir or os.path.join("runs", common.run_name(sys.argv))
     with common.errors_exit():
         config.validate()
+        common.warn_about_precision(config)
         workdir_lib.check_output_dir(workdir)  # before the strategy and the data: a bad --output_dir is one line
         with common.native_stderr_held():  # a worker that cannot join the cluster: one line, not TF's log
             strategy = distribute.make_strategy(config.strategy, config.cpu_replicas, tpu=config.tpu,

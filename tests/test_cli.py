@@ -116,3 +116,30 @@ def test_installed_console_scripts_train_and_sample_from_another_directory(tmp_p
     sampled = run([scripts["kgan-generate"], "--run_dir=run", "--num=5", "--out=samples", "--noprogress"])
     assert sampled.returncode == 0, sampled.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"{i:06d}.png" for i in range(5)]
+
+
+def test_bfloat16_on_a_cpu_without_bfloat16_units_is_warned_about(tmp_path, monkeypatch):
+    """train.py logs one warning (and runs) when --precision=mixed_bfloat16 meets a CPU that would emulate it."""
+    from absl import logging as absl_logging
+
+    from kgan.config import TrainConfig
+    from kgan_cli import common
+
+    old = tmp_path / "cpuinfo_old"
+    old.write_text("processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse2 avx2 avx512f\n\n"
+                   "processor\t: 1\nmodel name\t: Old CPU\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    new = tmp_path / "cpuinfo_new"
+    new.write_text(old.read_text().replace("avx512f", "avx512f avx512_bf16"))
+    assert common.cpu_model_and_flags(str(old)) == ("Old CPU", {"fpu", "sse2", "avx2", "avx512f"})
+    assert common.cpu_model_and_flags(str(tmp_path / "absent")) == (None, None)
+    warned = []
+    monkeypatch.setattr(absl_logging, "warning", lambda message, *args: warned.append(message % args))
+    bf16 = TrainConfig(precision="mixed_bfloat16")
+    for cpuinfo, config, expected in ((old, bf16, True), (new, bf16, False), (old, TrainConfig(), False),
+                                      (tmp_path / "absent", bf16, False)):
+        monkeypatch.setattr(common, "CPUINFO", str(cpuinfo))
+        message = common.warn_about_precision(config)
+        assert (message is not None) == expected, (cpuinfo, config.precision)
+    assert len(warned) == 1 and "mixed_bfloat16" in warned[0] and "flags/dcgan.cfg" in warned[0]
+    assert common.precision_warning("mixed_bfloat16", {"avx2"}, accelerator=True) is None  # a GPU or TPU runs it
+    assert "warn_about_precision(config)" in (REPO / "kgan_cli" / "train.py").read_text()
