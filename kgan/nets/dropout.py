@@ -13,9 +13,10 @@ with such activations has diverged either way).
 What changes: the random stream (other masks than Keras's for the same seed, as another seed gives) and the
 drop probability's resolution, `p = round(rate * 2**16) / 2**16` (0.3 becomes 0.3000031), with the scale
 `1 / (1 - p)` of that `p`, so the expected output is still the input (`tests/nets/test_dropout.py` checks the
-rate, the scale, determinism and the gradient). On 2 CPU cores (2026-12-07, side by side against Keras's masks
-in the same model: `python bench/step_levers.py ... --variants=...fused...,...fusedkd...`, README
-"Benchmarks") it made the default recipe's step 1.03x faster in float32 and `flags/dcgan_fast.cfg`'s 1.06x.
+rate, the scale, independence, determinism and the gradient). On 2 CPU cores (2026-12-07, two runs side by side
+against Keras's masks in the same model: `bench/step_levers.py` variants `...fused...` and `...fusedkd...`, README
+"D's dropout masks") it made the default recipe's step 1.03-1.05x faster in float32 and `flags/dcgan_fast.cfg`'s
+1.06-1.11x in bfloat16.
 
 Keras's own path is kept where this one does not apply: inference (`training=False`: the identity, so
 exports are unchanged), a `noise_shape`, inputs that are not floating point, a rate whose 16-bit threshold is 0
