@@ -283,8 +283,8 @@ def main(argv):
     _dense_sparse_switch()
 
     models = {}
-    # variant: its GAN's (`_joint_d_call` (D called once on [real; fake]), `simultaneous`, fused updates, fused dropout)
-    # when traced
+    # variant: its GAN's (`_joint_d_call` (D called once on [real; fake]), `simultaneous`, fused updates, fused dropout,
+    # summed sparse rows) when traced
     joint = {}
     for name in FLAGS.variants.split(","):
         keras.utils.set_random_seed(config.seed)
@@ -349,8 +349,8 @@ def main(argv):
         return window.callbacks(training.default_callbacks(config, tempfile.mkdtemp(dir=scratch))
                                 if with_run_callbacks else ())
 
-    # (model, (D in one call, simultaneous, fused, fused dropout)): its traced train function (`split`, `sim`, `fused`,
-    # `kd` share a model, not its step)
+    # (model, (D in one call, simultaneous, fused, fused dropout, summed sparse rows)): its traced train function
+    # (`split`, `sim`, `fused`, `kd`, `ds` share a model, not its step)
     steps = {}
 
     def fit(name, m, ds, cb, num_steps):
