@@ -123,6 +123,7 @@ def _run_worker(spec):
 # ------------------------------------------------------------------------------- driver
 def _export(export_base):
     sys.path.insert(0, REPO)
+    import kgan_cli  # noqa: F401  (before TensorFlow: oneDNN's kernels on x86-64, as the commands run)
     import keras
 
     from kgan import export, nets

@@ -94,6 +94,7 @@ def main():
         [(i, *v) for i, v in enumerate(VARIANTS)]
 
     sys.path.insert(0, REPO)
+    import kgan_cli  # noqa: F401  (before TensorFlow: oneDNN's kernels on x86-64, as the commands run)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
     from scipy import ndimage

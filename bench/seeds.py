@@ -28,6 +28,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
+import kgan_cli  # noqa: E402,F401  (before TensorFlow: oneDNN's kernels on x86-64, as the commands run)
 RECIPES = ("dcgan", "dcgan_plain", "cdcgan")
 METRICS = ("classifier_score", "fcd", "precision", "recall", "modes", "class_kl", "label_accuracy", "swd",
            "ct_pixels", "ct_features", "train_s")

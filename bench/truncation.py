@@ -20,6 +20,7 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+import kgan_cli  # noqa: E402,F401  (before TensorFlow: oneDNN's kernels on x86-64, as the commands run)
 
 COLUMNS = ("classifier_score", "fcd", "precision", "recall", "modes", "swd")
 DEFAULT_PSI = (1.0, 0.9, 0.8, 0.7, 0.5, 0.3)

@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
+import kgan_cli  # noqa: E402,F401  (its process default, oneDNN's kernels on x86-64: the suite runs what users run)
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
