@@ -25,8 +25,8 @@ def enable_onednn(environ=None, machine=None):
 
     TensorFlow reads the variable once, when it is imported, and when it is unset TF 2.21 uses oneDNN's kernels
     only on CPUs with AVX-512 VNNI, AVX512-BF16 or AMX: an AVX2 CPU (an AMD EPYC without AVX-512, 2026-12-07) got
-    Eigen's, and `flags/dcgan.cfg`'s step made 0.69x the images/s it makes with oneDNN's (README "oneDNN on CPUs
-    without AVX-512"). `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen's kernels; other machines (aarch64) are left as
+    Eigen's, and `flags/dcgan.cfg`'s step made 0.70x the images/s it makes with oneDNN's (README "oneDNN's kernels
+    on every x86-64 CPU"). `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen's kernels; other machines (aarch64) are left as
     TensorFlow sets them.
 
     Example:

@@ -147,7 +147,7 @@ def test_bfloat16_on_a_cpu_without_bfloat16_units_is_warned_about(tmp_path, monk
 
 def test_the_commands_run_onednn_kernels_on_any_x86_64_cpu(tmp_path):
     """A command's TensorFlow uses oneDNN's kernels on x86-64 whatever the CPU (TF 2.21 alone: only with AVX-512
-    VNNI, AVX512-BF16 or AMX; an AVX2 CPU trained the recipe at 0.69x the speed without them), unless the user set
+    VNNI, AVX512-BF16 or AMX; an AVX2 CPU trained the recipe at 0.70x the speed without them), unless the user set
     TF_ENABLE_ONEDNN_OPTS (kgan_cli.enable_onednn's doctest)."""
     import platform
 
