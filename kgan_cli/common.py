@@ -90,7 +90,7 @@ def precision_warning(precision, cpu_flags, accelerator=False):
         return None
     return (f"--precision=mixed_bfloat16 on a CPU without bfloat16 units (no {' or '.join(BFLOAT16_CPU_FLAGS)} "
             "among its flags): oneDNN emulates bfloat16 there, and the step is much slower than float32's "
-            "(flags/dcgan_fast.cfg made 0.46x flags/dcgan.cfg's images/s with oneDNN held to AVX-512 without BF16, "
+            "(flags/dcgan_fast.cfg made 0.37x flags/dcgan.cfg's images/s on an AVX-512 CPU without BF16, "
             "0.11-0.13x on an AVX2 CPU; README); flags/dcgan.cfg trains in float32")
 
 
