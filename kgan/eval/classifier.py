@@ -109,7 +109,8 @@ def _random_blur(x, max_sigma=0.8, share=0.3):
     """Gaussian blur of random strength (sigma up to `max_sigma`) on a random `share` of the batch.
 
     The classifier should judge which digit it sees, not how sharp the strokes
-    are: sharpness is what FCD and recall measure in its features.
+    are: sharpness is what FCD and recall measure in its features. Each channel is blurred alike (an RGB
+    image as its channels' grey images; a grey image exactly as before RGB was handled, 2026-12-07).
     """
     import tensorflow as tf
 
@@ -117,11 +118,14 @@ def _random_blur(x, max_sigma=0.8, share=0.3):
     t = tf.range(-3.0, 4.0)
     k = tf.exp(-(t**2) / (2.0 * sigma**2))
     k = k / tf.reduce_sum(k)
-    blurred = tf.nn.conv2d(tf.pad(x, [[0, 0], [3, 3], [0, 0], [0, 0]], constant_values=-1.0),
+    shape = tf.shape(x)
+    grey = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, shape[1], shape[2], 1])  # [B * C, H, W, 1]
+    blurred = tf.nn.conv2d(tf.pad(grey, [[0, 0], [3, 3], [0, 0], [0, 0]], constant_values=-1.0),
                            tf.reshape(k, [7, 1, 1, 1]), 1, "VALID")
     blurred = tf.nn.conv2d(tf.pad(blurred, [[0, 0], [0, 0], [3, 3], [0, 0]], constant_values=-1.0),
                            tf.reshape(k, [1, 7, 1, 1]), 1, "VALID")
-    pick = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < share
+    blurred = tf.transpose(tf.reshape(blurred, [shape[0], shape[3], shape[1], shape[2]]), [0, 2, 3, 1])
+    pick = tf.random.uniform([shape[0], 1, 1, 1]) < share
     return tf.where(pick, blurred, x)
 
 
