@@ -68,6 +68,11 @@ def _min1(name, value):
     return checks.integer(name, value, min=1)
 
 
+def _seed(name, value):
+    """What numpy's and scikit-learn's generators accept (TensorFlow's take any int64)."""
+    return checks.integer(name, value, min=0, max=2**32 - 1)
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Every setting of a training run. `validate()` checks them.
@@ -166,7 +171,7 @@ class TrainConfig:
     g_learning_rate: float = setting(2e-4, "Adam learning rate of G.", checks.positive)
     beta_1: float = setting(0.5, "Adam beta_1 of both optimizers.", checks.fraction)
     beta_2: float = setting(0.999, "Adam beta_2 of both optimizers.", checks.fraction)
-    seed: int = setting(0, "Seeds weights, data order and noise: the same seed gives the same run.", checks.integer)
+    seed: int = setting(0, "Seeds weights, data order and noise: the same seed gives the same run.", _seed)
     # distribution
     strategy: str = setting("auto", "tf.distribute strategy; auto = mirrored with more than one GPU or "
                             "--cpu_replicas > 1; multi_worker = MultiWorkerMirroredStrategy over the cluster in "
@@ -207,7 +212,7 @@ class TrainConfig:
         "and scores against test instead.", lambda n, v: checks.fraction(n, v, hint=" (or unset: 0.2 with "
                                                                           "eval_every)"))
     holdout_seed: int = setting(0, "Seed of the --holdout choice (by index: the same images for every --seed).",
-                                checks.integer)
+                                _seed)
 
     def validate(self):
         """Raises `ConfigError` naming the first bad setting and what is allowed; returns self.

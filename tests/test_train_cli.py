@@ -147,6 +147,8 @@ def test_resumes_after_sigkill(tmp_path, mnist_dir):
         (["--no_such_flag=1"], "no_such_flag"),
         (["--g_filters=a,b"], "g_filters"),
         (["--clusters=-3"], "clusters must be 0 (condition on labels, if at all) or an integer >= 2, got -3"),
+        (["--seed=-1"], "seed must be an integer in [0, 4294967295], got -1"),  # was numpy's/sklearn's traceback
+        (["--holdout_seed=4294967296"], "holdout_seed must be an integer in [0, 4294967295], got 4294967296"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
