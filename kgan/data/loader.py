@@ -43,9 +43,20 @@ def _tfds_source(name, data_dir, split, with_labels, image_size):
 
 SOURCES = {"idx": _idx_source, "folder": _folder_source, "tfds": _tfds_source}
 
+# TFDS names whose data come as IDX files: with such a name, a data_dir of IDX files is read as that dataset.
+IDX_DATASETS = ("mnist", "fashion_mnist", "kmnist")
+
 
 def source_for(name, data_dir=None):
-    """The name of the source in `SOURCES` that `load(name, data_dir=...)` uses."""
+    """The name of the source in `SOURCES` that `load(name, data_dir=...)` uses.
+
+    Example:
+
+    >>> source_for("idx", "/no/such/folder")
+    Traceback (most recent call last):
+    ...
+    kgan.errors.DataError: data_dir /no/such/folder does not exist or is not a folder
+    """
     if name in SOURCES and name != "tfds":
         if not data_dir:
             raise DataError(f"dataset {name!r} reads local files: pass data_dir")
@@ -54,6 +65,9 @@ def source_for(name, data_dir=None):
         return name
     if data_dir and os.path.isdir(data_dir):
         if idx.has_idx(data_dir):
+            if name not in IDX_DATASETS:  # e.g. cifar10 with MNIST's files: it would train on digits
+                raise DataError(f"dataset {name!r} does not come as IDX files, but data_dir {data_dir} holds IDX "
+                                f"files: to train on them pass dataset 'idx' (or one of {', '.join(IDX_DATASETS)})")
             return "idx"
         if folder.has_images(data_dir):
             return "folder"

@@ -69,6 +69,17 @@ def test_bad_batch_sizes(idx_dir):
         kgan.data.load("idx", data_dir=idx_dir, batch_size=64)
 
 
+def test_idx_files_are_read_only_under_an_idx_dataset_name(idx_dir):
+    """MNIST's IDX files under `mnist`, `fashion_mnist`, `kmnist` or `idx`; another TFDS name (cifar10) or no
+    dataset at all is an error, not a run on digits recorded as that dataset."""
+    for name in ("idx", *kgan.data.loader.IDX_DATASETS):
+        assert kgan.data.source_for(name, idx_dir) == "idx"
+    for name in ("cifar10", "no_such_dataset"):
+        with pytest.raises(DataError, match=f"dataset '{name}' does not come as IDX files, but data_dir .* holds "
+                                            "IDX files: to train on them pass dataset 'idx'"):
+            kgan.data.load(name, data_dir=idx_dir, batch_size=4)
+
+
 def test_image_folder(tmp_path):
     for cls, value in (("cats", 10), ("dogs", 200)):
         (tmp_path / cls).mkdir()
