@@ -18,6 +18,7 @@ import keras
 
 from kgan import callbacks, data, distribute, features, nets, optimizers, workdir as workdir_lib
 from kgan import eval as eval_lib
+from kgan.errors import ConfigError
 from kgan.gan import GAN
 from kgan.io import atomic_write
 
@@ -170,13 +171,27 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
         return _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files)
 
 
+def _check_folder_classes(config):
+    """A labelled folder's class subfolders are the conditional network's classes: as many as `num_classes`.
+
+    More crashed the first step (a label outside the embedding); fewer trained on classes with no images."""
+    classes = data.folder.class_names(config.data_dir)
+    if len(classes) != config.num_classes:
+        shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise ConfigError(f"num_classes={config.num_classes}, but {config.data_dir} holds {len(classes)} class "
+                          f"subfolders ({shown}): pass num_classes={len(classes)}")
+
+
 def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
     write_dir = distribute.worker_dir(workdir, strategy)
 
     data_split = workdir_lib.data_split(workdir, config)  # the images it trains on, and those held out for metrics
+    labelled = config.network in nets.CONDITIONAL and not config.clusters
+    if labelled and data.source_for(config.dataset, config.data_dir) == "folder":
+        _check_folder_classes(config)
     ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, seed=config.seed,
                    image_size=image_size(config),
-                   with_labels=config.network in nets.CONDITIONAL and not config.clusters, **data_split["train"])
+                   with_labels=labelled, **data_split["train"])
     image_shape = data.image_shape(ds)
     workdir_lib.check_workdir(workdir, config, image_shape)
     cluster_prior = clusters_bytes = None

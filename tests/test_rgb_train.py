@@ -49,6 +49,20 @@ def test_config_errors(kwargs, match):
         TrainConfig(**kwargs).validate()
 
 
+@pytest.mark.parametrize("num_classes", [2, 4])
+def test_a_labelled_folder_needs_as_many_classes_as_the_network(tmp_path, num_classes):
+    """cdcgan on a folder with 3 class subfolders: num_classes 4 would leave a class without images, 2 crashed the
+    first step (label 2 outside the embedding) after writing the run's files; both are one error, nothing written."""
+    for name in ("cat", "dog", "fox"):
+        _mixed_folder(tmp_path / "images" / name, n=4)
+    config = TrainConfig(dataset="folder", data_dir=str(tmp_path / "images"), network="cdcgan",
+                         num_classes=num_classes, image_size=(32, 32), batch_size=4, epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match=rf"num_classes={num_classes}, but .*images holds 3 class subfolders "
+                                          r"\(cat, dog, fox\): pass num_classes=3$"):
+        training.train_and_evaluate(config, str(tmp_path / "run"))
+    assert not os.listdir(tmp_path / "run") if (tmp_path / "run").exists() else True
+
+
 def _cache_a_classifier(folder, cache, image_size=(32, 32)):
     """Trains the run's reference classifier (k-means clusters of its training part) into `cache` beforehand,
     without the accuracy gate: 19 noise images cannot teach it anything, and the test is about what is printed

@@ -53,6 +53,17 @@ def _inspect(paths, image_size):
     return (image_size or (h, w)), (1 if grayscale else 3)
 
 
+def class_names(directory, paths=None):
+    """The class names of a labelled image folder, sorted: its subfolders that hold images (label i is the i-th).
+
+    `paths`: its images, if listed already. Raises `DataError` if an image sits outside a class subfolder.
+    """
+    paths = list_images(directory) if paths is None else paths
+    if any(os.path.dirname(os.path.relpath(p, directory)) == "" for p in paths):
+        raise DataError(f"{directory}: with labels, images must sit in one subfolder per class")
+    return sorted({os.path.relpath(p, directory).split(os.sep)[0] for p in paths})
+
+
 def load_folder(directory, with_labels=False, image_size=None):
     """An unbatched dataset of uint8 images `[H, W, C]` (and int32 labels) and its size."""
     if not os.path.isdir(directory):
@@ -63,9 +74,7 @@ def load_folder(directory, with_labels=False, image_size=None):
     (h, w), channels = _inspect(paths, image_size)
     labels = None
     if with_labels:
-        classes = sorted({os.path.relpath(p, directory).split(os.sep)[0] for p in paths})
-        if any(os.path.dirname(os.path.relpath(p, directory)) == "" for p in paths):
-            raise DataError(f"{directory}: with labels, images must sit in one subfolder per class")
+        classes = class_names(directory, paths)
         index = {c: i for i, c in enumerate(classes)}
         labels = [index[os.path.relpath(p, directory).split(os.sep)[0]] for p in paths]
         log.info("classes: %s", ", ".join(classes))
