@@ -46,7 +46,8 @@ def _inspect(paths, image_size):
     if len(sizes) > 1 and image_size is None:
         (s1, p1), (s2, p2) = list(sizes.items())[:2]
         raise DataError(
-            f"images differ in size: {p1} is {s1[0]}x{s1[1]}, {p2} is {s2[0]}x{s2[1]}: pass image_size=(H, W) to resize"
+            f"images differ in size: {p1} is {s1[0]}x{s1[1]}, {p2} is {s2[0]}x{s2[1]}: pass image_size=(H, W) to "
+            "resize (train.py: --image_size=H,W)"
         )
     grayscale = set(modes) <= {"L", "1", "I;16", "I"}
     (w, h) = next(iter(sizes))

@@ -7,6 +7,7 @@ way to local data. (`tfds.testing.mock_data` exercises this path offline.)
 """
 
 import logging
+import os
 import socket
 
 from kgan.errors import DataError
@@ -41,6 +42,8 @@ def load_tfds(name, split=None, with_labels=False, data_dir=None):
         ds = tfds.load(name, split=split, data_dir=data_dir, download=False, as_supervised=False)
     except (AssertionError, FileNotFoundError, tfds.core.registered.DatasetNotFoundError) as e:
         where = data_dir or "the TFDS data directory"
+        if data_dir and not os.path.exists(data_dir):
+            where = f"{data_dir} (no such folder)"
         if not _online():
             raise DataError(
                 f"TFDS dataset {name!r} is not in {where} and the network is unreachable: pass local data "

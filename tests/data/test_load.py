@@ -99,7 +99,8 @@ def test_image_folder_errors(tmp_path):
         kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(tmp_path / "b.png")
-    with pytest.raises(DataError, match="differ in size.*image_size"):
+    with pytest.raises(DataError, match=r"differ in size.*image_size=\(H, W\) to resize \(train.py: "
+                                        r"--image_size=H,W\)"):
         kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
     (tmp_path / "b.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="b.png: not a readable image"):
@@ -117,9 +118,12 @@ def test_tfds_under_mock_data():
 def test_tfds_offline_fails_fast(tmp_path, monkeypatch):
     monkeypatch.setattr(tfds_source, "PROBE_HOST", ("127.0.0.1", 9))  # nothing listens: offline
     start = time.time()
-    with pytest.raises(DataError, match="not in .* network is unreachable.*--data_dir"):
+    with pytest.raises(DataError, match=r"not in .*tfds \(no such folder\) and the network is unreachable.*--data_dir"):
         kgan.data.load("mnist", data_dir=str(tmp_path / "tfds"), batch_size=8)
     assert time.time() - start < 10
+    (tmp_path / "tfds").mkdir()  # a TFDS data directory without the dataset: named as it is
+    with pytest.raises(DataError, match=r"not in \S*tfds and the network is unreachable"):
+        kgan.data.load("mnist", data_dir=str(tmp_path / "tfds"), batch_size=8)
 
 
 def test_unknown_dataset():
