@@ -38,6 +38,10 @@ def _main(argv):
         common.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
     if not FLAGS.run_dir:
         common.fail("--run_dir is required: the --output_dir of a train.py run")
+    for name in ("tflite_variants", "fixed_batch"):  # TFLite's options without TFLite: silently ignored before
+        if FLAGS[name].value is not None and "tflite" not in FLAGS.formats:
+            common.fail(f"--{name}={FLAGS[name].serialize().split('=', 1)[1]} applies to TFLite files, but "
+                        f"--formats={','.join(FLAGS.formats)} writes none: add tflite to --formats, or drop --{name}")
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TF's saving chatter; the summary goes to stdout
     with common.errors_exit():

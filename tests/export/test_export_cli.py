@@ -82,6 +82,10 @@ def test_export_cli_bad_input_is_one_line_exit_2_and_changes_nothing(run_copy, t
         ([f"--run_dir={run_copy}", f"--export_base={base}", "--tflite_variants=int4"],
          "unknown TFLite variant 'int4'"),
         ([f"--export_base={base}"], "--run_dir is required"),
+        ([f"--run_dir={run_copy}", f"--export_base={base}", "--formats=saved_model", "--tflite_variants=float16"],
+         "--tflite_variants=float16 applies to TFLite files, but --formats=saved_model writes none"),
+        ([f"--run_dir={run_copy}", f"--export_base={base}", "--formats=saved_model", "--fixed_batch=1"],
+         "--fixed_batch=1 applies to TFLite files, but --formats=saved_model writes none"),
     ]
     runs = _run_all([_cmd(*args) for args, _ in cases])
     for (args, message), r in zip(cases, runs):
