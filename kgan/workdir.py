@@ -242,6 +242,7 @@ def load_run(workdir):
         gan = training.build_gan(config, image_shape)
         ckpt = callbacks.Checkpoint(os.path.dirname(copy))
         ckpt.set_model(gan)
-        ckpt.restore()
-    log.info("loaded %s", os.path.join(path(workdir, CHECKPOINTS), os.path.basename(copy)))
+        epochs = ckpt.restore(log_resume=False)  # its path is the temporary copy's
+    log.info("loaded %s: %d epoch(s) done, generator step %d", os.path.join(path(workdir, CHECKPOINTS),
+             os.path.basename(copy)), epochs, int(gan.g_optimizer.iterations.numpy()))
     return gan, config

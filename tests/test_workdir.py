@@ -1,4 +1,5 @@
-"""kgan.workdir: config.json of runs written before network settings could be unset still loads and resumes."""
+"""kgan.workdir: config.json of runs written before network settings could be unset still loads and resumes; a
+loaded run is logged by its own checkpoint."""
 
 import json
 
@@ -43,3 +44,21 @@ def test_no_run_and_an_unreadable_config_are_one_line(tmp_path):
     (tmp_path / workdir.CONFIG).write_text("{")
     with pytest.raises(ConfigError, match="is unreadable"):
         workdir.load_run(str(tmp_path))
+
+
+def test_loading_a_run_logs_its_own_checkpoint_not_a_resume_from_a_temporary_copy(tmp_path, mnist_dir, caplog):
+    """`load_run` restores a verified temporary copy: the log names the run's checkpoint and says "loaded" (it
+    said "resumed from /tmp/kgan-load-.../ckpt-N", as if training went on, before 2026-12-07)."""
+    import logging
+
+    from kgan import training
+
+    config = TrainConfig(network="mlp", g_filters=(8,), d_filters=(8,), latent_dim=4, data_dir=mnist_dir,
+                         batch_size=16, epochs=1, steps_per_epoch=2, num_samples=4, verbose=0)
+    training.train_and_evaluate(config, str(tmp_path / "run"))
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        workdir.load_run(str(tmp_path / "run"))
+    text = caplog.text
+    assert f"loaded {tmp_path / 'run' / 'checkpoints' / 'ckpt-2'}: 1 epoch(s) done, generator step 2" in text, text
+    assert "resumed from" not in text and "kgan-load-" not in text, text

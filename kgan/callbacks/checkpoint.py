@@ -61,8 +61,10 @@ class Checkpoint(keras.callbacks.Callback):
             self._manager = tf.train.CheckpointManager(ckpt, self.directory, max_to_keep=self.max_to_keep)
         return self._manager
 
-    def restore(self):
-        """Restores the latest checkpoint, if any; returns the number of finished epochs."""
+    def restore(self, log_resume=True):
+        """Restores the latest checkpoint, if any; returns the number of finished epochs.
+
+        `log_resume=False`: no "resumed from" line (a run loaded to sample or export, not to train on)."""
         from kgan import integrity
 
         # The newest checkpoint that reads back whole; damaged newer ones are moved aside (by the owner only).
@@ -81,8 +83,9 @@ class Checkpoint(keras.callbacks.Callback):
                 f"checkpoint {path} does not match this model (a different network or size?): {first[:200]}"
             ) from e
         self.restored_epoch = int(self._epoch.numpy())
-        log.info("resumed from %s: %d epoch(s) done, generator step %d", path, self.restored_epoch,
-                 int(self.model.g_optimizer.iterations.numpy()))
+        if log_resume:
+            log.info("resumed from %s: %d epoch(s) done, generator step %d", path, self.restored_epoch,
+                     int(self.model.g_optimizer.iterations.numpy()))
         return self.restored_epoch
 
     def save(self, epoch):
