@@ -572,6 +572,13 @@ class GAN(keras.Model):
             logs["g_mode_seeking"] = tf.reduce_mean(g["mode_seeking"])
         return _for_keras_reduction(logs)
 
+    def fit(self, x=None, *args, **kwargs):
+        """Keras's `fit`; a `tf.data.Dataset` is not reshuffled by default (it shuffles itself, as
+        `kgan.data.load`'s does), so Keras's "shuffle=True was passed, but will be ignored" warning stays away."""
+        if isinstance(x, tf.data.Dataset) and len(args) < 8 and "shuffle" not in kwargs:  # 9th: shuffle
+            kwargs["shuffle"] = False
+        return super().fit(x, *args, **kwargs)
+
     def train_step(self, data):
         """`d_steps` discriminator updates, then one generator update (`share_fakes`: on the last D update's fakes;
         `simultaneous`: the last D update and G's taken together)."""

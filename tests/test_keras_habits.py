@@ -111,3 +111,23 @@ def test_predict_is_raw_generate_is_unit_range():
     raw = gan.predict(z, verbose=0)
     np.testing.assert_allclose(gan.generate(5, latents=z), np.clip((raw + 1) / 2, 0, 1), atol=1e-6)
     assert raw.min() < 0  # tanh output, not [0, 1]
+
+
+def test_fit_on_a_dataset_warns_nothing_and_shuffle_still_reaches_keras():
+    """`gan.fit(ds)` as the README writes it prints no Keras "shuffle=True was passed, but will be ignored"
+    warning (a `tf.data.Dataset` shuffles itself); a `shuffle` given by keyword or position is passed on."""
+    import warnings
+
+    gan = _gan()
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gan.fit(_data(), epochs=1, steps_per_epoch=2, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)], [str(w.message) for w in caught]
+    by_keyword = dict(epochs=1, verbose=0, shuffle=True)
+    by_position = (None, None, 1, 0, None, 0.0, None, True)  # y, batch_size, epochs, verbose, ..., shuffle
+    for args, kwargs in (((), by_keyword), (by_position, {})):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gan.fit(_data(), *args, steps_per_epoch=2, **kwargs)
+        assert [w for w in caught if "shuffle=True" in str(w.message)]  # the user's own choice: Keras's warning

@@ -239,7 +239,7 @@ def train_classifier(images, labels, epochs=8, batch_size=128, seed=0, verbose=0
         ds = ds.map(lambda a, b: (_random_blur(shift(a, training=True)), b))
     from kgan.data.pipeline import without_autotune
 
-    model.fit(without_autotune(ds.prefetch(2)), epochs=epochs, verbose=verbose)
+    model.fit(without_autotune(ds.prefetch(2)), epochs=epochs, verbose=verbose, shuffle=False)  # shuffled above
     probs = model.predict(x[test_idx], batch_size=1000, verbose=0)
     accuracy = float((probs.argmax(1) == y[test_idx]).mean())
     return model, accuracy
