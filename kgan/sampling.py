@@ -14,7 +14,9 @@
   folder (what clean-fid, torch-fidelity and pytorch-fid read) or one `.npz`
   holding uint8 `[N, H, W, C]` under the key `arr_0` (what `np.savez(path, x)`
   writes, and what OpenAI's guided-diffusion evaluator reads). Same seed, same
-  bytes.
+  bytes. Nothing is overwritten: an existing `.npz`, GIF or grid, or a folder
+  that holds PNGs, is refused (`check_output`, `check_new_file`) before the
+  images are generated.
 
 A self-conditioned generator (`kgan.features.clusters`) picks its cluster from
 latent component 0; truncating that component would crowd the samples into the
@@ -27,8 +29,10 @@ Nothing here imports `kgan.gan`: the functions take any object with
 `latent_dim`, `latents(n, seed)` and `generate(...)`.
 """
 
+import contextlib
 import io
 import os
+import tempfile
 
 import numpy as np
 
@@ -207,13 +211,104 @@ def _progbar(total, enabled):
 
 
 def output_format(out, format=None):
-    """"npz" for a path ending in .npz, "png" (a folder) otherwise, unless `format` says."""
+    """"npz" for a path ending in .npz, "png" (a folder) otherwise, unless `format` says.
+
+    Without `format`, a name with another file suffix (`s.txt`, `s.png`) is a
+    ConfigError rather than a folder of that name: end it in `/` (or create the
+    folder first) to mean a folder. A suffix of digits (`samples_psi0.7`) is a folder.
+    """
     if format is None:
         format = "npz" if str(out).lower().endswith(".npz") else "png"
+        if format == "png" and not str(out).endswith(("/", os.sep)) and not os.path.isdir(out):
+            ext = os.path.splitext(os.path.basename(os.fspath(out)))[1]
+            if any(c.isalpha() for c in ext):
+                raise ConfigError(f"{out} ends in {ext}: expected a FILE.npz or a folder for PNGs "
+                                  f"(a name without a suffix, or ending in /)")
     if format not in FORMATS:
         raise ConfigError(f"unknown sample format {format!r}: expected one of {', '.join(FORMATS)}")
     if format == "npz" and not str(out).lower().endswith(".npz"):
         raise ConfigError(f"an npz output must be a file name ending in .npz, got {out}")
+    return format
+
+
+def _existing_ancestor(path):
+    """`path` itself if it exists, else the nearest of its parents that does ("." for a relative name)."""
+    path = os.path.normpath(path)
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path) or "."
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def _cannot_create_in(folder):
+    """None if a file can be created in the existing folder `folder`, else the OS's reason (a probe file is
+    created and removed)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".kgan-write-test-")
+    except OSError as e:
+        return e.strerror or str(e)
+    os.close(fd)
+    os.remove(probe)
+    return None
+
+
+def _check_folder(out):
+    """A ConfigError unless PNGs can be written to the folder `out` (made if missing) and it holds none yet."""
+    if os.path.isdir(out):
+        if any(n.endswith(".png") for n in os.listdir(out)):
+            raise ConfigError(f"{out} already holds PNG files: pick an empty or new folder")
+        where = out
+    else:
+        where = _existing_ancestor(out)
+        if os.path.normpath(where) == os.path.normpath(out):
+            raise ConfigError(f"{out} is a file, not a folder: PNG samples go to a folder")
+        if not os.path.isdir(where):
+            raise ConfigError(f"cannot write {out}: {where} is a file, not a folder")
+    reason = _cannot_create_in(where)
+    if reason:
+        raise ConfigError(f"cannot write {out}: {reason} (creating a file in {where})")
+
+
+def check_new_file(path, make_parents=False):
+    """A ConfigError unless `path` can be written as a new file: it must not exist (sample files are never
+    overwritten), and its folder must exist (or, with `make_parents`, be creatable) and take new files."""
+    path = os.fspath(path)
+    try:
+        if os.path.isdir(path):
+            raise ConfigError(f"{path} is a folder, not a file")
+        if os.path.lexists(path):
+            raise ConfigError(f"{path} already exists: pick a new file name")
+        parent = os.path.dirname(os.path.normpath(path)) or "."
+        where = _existing_ancestor(parent)
+        if not os.path.isdir(where):
+            raise ConfigError(f"cannot write {path}: {where} is a file, not a folder")
+        if os.path.normpath(where) != os.path.normpath(parent) and not make_parents:
+            raise ConfigError(f"cannot write {path}: folder {parent} does not exist")
+        reason = _cannot_create_in(where)
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror or e}") from e
+    if reason:
+        raise ConfigError(f"cannot write {path}: {reason} (creating a file in {where})")
+
+
+def check_output(out, format=None):
+    """The format of `out` ("png" or "npz", see `output_format`) once samples can be written there, else a
+    ConfigError that says why: a file that exists (never overwritten), a folder that already holds PNGs, a
+    path under a file, a folder that does not exist (.npz) or takes no new files (with the OS's reason).
+
+    Nothing is left behind: call it before a long generation.
+    """
+    format = output_format(out, format)
+    out = os.fspath(out)
+    if format == "npz":
+        check_new_file(out)
+        return format
+    try:
+        _check_folder(out)
+    except OSError as e:
+        raise ConfigError(f"cannot write {out}: {e.strerror or e}") from e
     return format
 
 
@@ -224,8 +319,10 @@ def write_samples(gan, num, out, seed=0, format=None, batch_size=256, progress=T
     `format="png"` (default unless `out` ends in `.npz`): the folder `out` gets
     `000000.png`, `000001.png`, ... (8-bit grayscale or RGB). It must not hold
     PNGs already (a half-overwritten folder would mix two sample sets).
-    `format="npz"`: one file holding uint8 `[num, H, W, C]` under `arr_0`,
-    written atomically. The images are those of
+    `format="npz"`: one new file holding uint8 `[num, H, W, C]` under `arr_0`,
+    written atomically; an existing file is never overwritten. Where `out`
+    cannot be written (see `check_output`) it is a ConfigError before anything
+    is generated; an OSError while writing (a full disk) propagates. The images are those of
     `gan.generate(num, seed=seed, truncation=truncation)`, rounded to uint8;
     the same arguments write the same bytes.
 
@@ -242,20 +339,15 @@ def write_samples(gan, num, out, seed=0, format=None, batch_size=256, progress=T
         raise ConfigError(f"num must be a positive integer, got {num!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-    format = output_format(out, format)
-    out = os.fspath(out)
     if truncation is not None:
         check_psi(truncation)
+    format = check_output(out, format)
+    out = os.fspath(out)
     if format == "png":
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise ConfigError(f"{out} is a file: PNG samples go to a folder")
-        if os.path.isdir(out) and any(n.endswith(".png") for n in os.listdir(out)):
-            raise ConfigError(f"{out} already holds PNG files: pick an empty or new folder")
-        os.makedirs(out, exist_ok=True)
-    else:
-        parent = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(parent):
-            raise ConfigError(f"folder {parent} does not exist")
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot write {out}: {e.strerror or e}") from e
     digits = max(6, len(str(num - 1)))
     # All latents (and labels) up front, as generate(num, seed) draws them, then batch by batch.
     latents = gan.latents(num, seed)
@@ -271,9 +363,14 @@ def write_samples(gan, num, out, seed=0, format=None, batch_size=256, progress=T
         batch = to_uint8(batch)
         if format == "png":
             for i, image in enumerate(batch, start):
-                path = os.path.join(out, f"{i:0{digits}d}.png")
-                with open(path, "wb") as f:
-                    f.write(png_bytes(image))
+                path, data = os.path.join(out, f"{i:0{digits}d}.png"), png_bytes(image)
+                try:
+                    with open(path, "wb") as f:
+                        f.write(data)
+                except OSError:  # e.g. a full disk: no truncated PNG among the ones written
+                    with contextlib.suppress(OSError):
+                        os.remove(path)
+                    raise
         else:
             chunks.append(batch)
         if bar is not None:
@@ -281,6 +378,7 @@ def write_samples(gan, num, out, seed=0, format=None, batch_size=256, progress=T
     if format == "npz":
         buf = io.BytesIO()
         np.savez(buf, **{NPZ_KEY: np.concatenate(chunks, 0)})
+        check_new_file(out)  # again: another process may have written it meanwhile
         atomic_write(out, buf.getvalue())
         return out
     return out
@@ -320,10 +418,15 @@ def write_interpolation(images, gif_path=None, grid_path=None, steps=None, scale
     has one row per segment, from one seed to the next, both ends included
     (the shared seed frames appear twice); without it, one row of all frames.
     `scale` enlarges the GIF frames (nearest neighbour) so 28-pixel digits are visible.
+    Both paths are new files (`check_new_file`; their folders are made if missing): an
+    existing one is a ConfigError before either is written.
     """
     from kgan import images as images_lib
     from kgan.io import atomic_write
 
+    for path in (gif_path, grid_path):
+        if path:
+            check_new_file(path, make_parents=True)
     images = np.asarray(images, dtype="float32")
     written = []
     if grid_path:

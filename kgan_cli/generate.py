@@ -14,10 +14,15 @@ Two jobs:
 truncation trick; 1 = off), as `GAN.generate(..., truncation=psi)` and the
 exported `generate` signature do. Uses the run's latest checkpoint (the EMA
 generator if the run keeps one). Bad input ends with one line on stderr and
-exit code 2, before anything is written.
+exit code 2, before anything is written or generated: that includes an `--out`
+that cannot be written (a path under a file, a folder that takes no new files)
+and an existing output, which is never overwritten (a `.npz`, the GIF or its
+grid, a folder that already holds PNGs). An error while writing (a full disk)
+ends with one line and exit code 1.
 """
 
 import os
+import sys
 
 from absl import flags
 
@@ -35,6 +40,8 @@ flags.DEFINE_list("interpolate", None, "Seeds to interpolate between, e.g. 0,1,2
 flags.DEFINE_integer("steps", 16, "Frames from one seed to the next (with --interpolate).")
 flags.DEFINE_integer("label", None, "Conditional runs only: the class of every image (default: cycle the classes).")
 flags.DEFINE_bool("progress", True, "Show a progress bar.")
+
+EXIT_WRITE_FAILED = 1
 
 
 def _check_flags():
@@ -60,7 +67,17 @@ def _check_flags():
         return seeds
     if FLAGS.num < 1:
         common.fail(f"--num must be at least 1, got {FLAGS.num}")
+    if FLAGS.out.lower().endswith(".gif") and not os.path.isdir(FLAGS.out):
+        common.fail(f"--out={FLAGS.out}: a GIF is written with --interpolate; a sample set goes to a folder or a "
+                    "FILE.npz")
     return None
+
+
+def _write_failed(path, error):
+    """An OSError while writing (after the checks): one line naming `path` and the OS's reason, exit code 1."""
+    prog = os.path.basename(sys.argv[0] or "kgan")
+    print(f"{prog}: error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+    sys.exit(EXIT_WRITE_FAILED)
 
 
 def _main(argv):
@@ -70,19 +87,33 @@ def _main(argv):
     psi = None if FLAGS.truncation == 1.0 else FLAGS.truncation
     with common.errors_exit():
         from kgan import sampling, workdir
+        from kgan.errors import ConfigError
 
+        # A bad, unwritable or existing --out fails before the run is loaded and anything generated.
+        grid = os.path.splitext(FLAGS.out)[0] + ".png"
         if seeds is None:
-            sampling.output_format(FLAGS.out)  # a bad --out fails before the run is loaded
+            sampling.check_output(FLAGS.out)
+        else:
+            sampling.check_new_file(FLAGS.out, make_parents=True)
+            try:
+                sampling.check_new_file(grid, make_parents=True)
+            except ConfigError as e:
+                raise ConfigError(f"{e} (the grid that goes beside --out={FLAGS.out})") from None
         gan, _ = workdir.load_run(FLAGS.run_dir)
         if seeds is not None:
             frames = gan.interpolate(seeds, steps=FLAGS.steps, truncation=psi, label=FLAGS.label)
-            grid = os.path.splitext(FLAGS.out)[0] + ".png"
-            sampling.write_interpolation(frames, gif_path=FLAGS.out, grid_path=grid, steps=FLAGS.steps)
+            try:
+                sampling.write_interpolation(frames, gif_path=FLAGS.out, grid_path=grid, steps=FLAGS.steps)
+            except OSError as e:  # the grid is written first
+                _write_failed(FLAGS.out if os.path.exists(grid) else grid, e)
             print(f"wrote {FLAGS.out} and {grid}: {len(frames)} frames through seeds {','.join(map(str, seeds))}")
             return
         labels = FLAGS.label if FLAGS.label is not None else None
-        out = gan.write_samples(FLAGS.num, FLAGS.out, seed=FLAGS.seed, batch_size=FLAGS.batch_size,
-                                progress=FLAGS.progress, truncation=psi, labels=labels)
+        try:
+            out = gan.write_samples(FLAGS.num, FLAGS.out, seed=FLAGS.seed, batch_size=FLAGS.batch_size,
+                                    progress=FLAGS.progress, truncation=psi, labels=labels)
+        except OSError as e:
+            _write_failed(FLAGS.out, e)
     print(f"wrote {FLAGS.num} images to {out} (seed {FLAGS.seed}, truncation {FLAGS.truncation:g})")
 
 

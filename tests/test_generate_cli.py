@@ -93,3 +93,73 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, args, fragment):
     assert r.returncode == 2 and len(lines) == 1, r.stderr[-2000:]
     assert fragment in lines[0], lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def _snapshot(folder):
+    """Every file under `folder` (relative path: bytes), so a test can say nothing was written, lost or changed."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--num=10", "--out=s.npz/sub/"], "cannot write s.npz/sub/: s.npz is a file, not a folder"),
+    (["--num=5", "--out=s.npz/x.npz"], "cannot write s.npz/x.npz: s.npz is a file, not a folder"),
+    (["--interpolate=0,1", "--out=s.npz/i.gif"], "cannot write s.npz/i.gif: s.npz is a file, not a folder"),
+    (["--num=5", "--out=/proc/kgan-no-such-folder/"], "cannot write /proc/kgan-no-such-folder/: "),
+    (["--num=5", "--out=s.npz"], "s.npz already exists"),
+    (["--interpolate=0,1", "--out=i.gif"], "i.gif already exists"),
+    (["--interpolate=0,1", "--out=k.gif"], "k.png already exists"),  # the grid beside the GIF
+    (["--num=5", "--out=pngs"], "pngs already holds PNG files"),
+    (["--num=5", "--out=s.txt"], "s.txt ends in .txt: expected a FILE.npz or a folder"),
+    (["--num=5", "--out=s.gif"], "--out=s.gif: a GIF is written with --interpolate"),
+])
+def test_an_unwritable_or_existing_out_is_one_line_before_anything_is_written(run, tmp_path, args, fragment):
+    run_dir, _ = run
+    (tmp_path / "s.npz").write_bytes(b"100 images that must not be lost")
+    (tmp_path / "i.gif").write_bytes(b"GIF89a an earlier interpolation")
+    (tmp_path / "k.png").write_bytes(b"\x89PNG an earlier grid")
+    (tmp_path / "pngs").mkdir()
+    (tmp_path / "pngs" / "000000.png").write_bytes(b"\x89PNG an earlier sample")
+    before = _snapshot(tmp_path)
+    r = generate(f"--run_dir={run_dir}", *args, "--noprogress", cwd=tmp_path)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1, r.stderr[-2000:]  # one line: the run was not even loaded
+    assert fragment in lines[0], lines[0]
+    assert _snapshot(tmp_path) == before  # nothing written (no s.txt folder, no k.gif), nothing lost
+
+
+FILE_SIZE_LIMIT = 20_000
+LIMITED = f'''"""generate.py whose writes past {FILE_SIZE_LIMIT} bytes fail (EFBIG) after loading, as on a full disk."""
+import resource
+import signal
+
+from kgan import workdir
+from kgan_cli import generate
+
+load_run = workdir.load_run
+
+
+def load_then_limit(*args, **kwargs):
+    loaded = load_run(*args, **kwargs)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an OSError instead of the signal
+    resource.setrlimit(resource.RLIMIT_FSIZE, ({FILE_SIZE_LIMIT}, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    return loaded
+
+
+workdir.load_run = load_then_limit
+generate.main()
+'''
+
+
+def test_an_error_while_writing_is_one_line_and_exit_1(run, tmp_path):
+    run_dir, _ = run
+    script = tmp_path / "bin" / "generate.py"
+    script.parent.mkdir()
+    script.write_text(LIMITED)
+    (tmp_path / "out").mkdir()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    r = forkserver.run(script, [f"--run_dir={run_dir}", "--num=64", "--out=s.npz", "--noprogress"],
+                       cwd=tmp_path / "out", env=env, timeout=300)  # 64 x 784 bytes > FILE_SIZE_LIMIT
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert lines[-1] == "generate.py: error: cannot write s.npz: File too large", lines[-1]
+    assert os.listdir(tmp_path / "out") == []  # no s.npz, no temporary file

@@ -177,5 +177,84 @@ def test_refuses_a_folder_that_already_holds_pngs(gan, tmp_path):
         gan.write_samples(0, tmp_path / "z", progress=False)
 
 
+
+def test_an_existing_sample_file_is_never_overwritten(gan, tmp_path):
+    old = b"an earlier sample set"
+    for name in ("s.npz", "i.gif", "k.png"):
+        (tmp_path / name).write_bytes(old)
+    with pytest.raises(ConfigError, match="s.npz already exists: pick a new file name"):
+        gan.write_samples(3, tmp_path / "s.npz", progress=False)
+    frames = gan.interpolate([0, 1], steps=2)
+    with pytest.raises(ConfigError, match="i.gif already exists"):
+        sampling.write_interpolation(frames, gif_path=tmp_path / "i.gif", grid_path=tmp_path / "i.png")
+    with pytest.raises(ConfigError, match="k.png already exists"):  # the grid: neither file is written
+        sampling.write_interpolation(frames, gif_path=tmp_path / "k.gif", grid_path=tmp_path / "k.png")
+    assert sorted(os.listdir(tmp_path)) == ["i.gif", "k.png", "s.npz"]
+    assert all((tmp_path / name).read_bytes() == old for name in ("s.npz", "i.gif", "k.png"))
+
+
+@pytest.mark.parametrize("out, format, fragment", [
+    ("f.npz/sub/", None, "cannot write {tmp}/f.npz/sub/: {tmp}/f.npz is a file, not a folder"),
+    ("f.npz/x.npz", None, "cannot write {tmp}/f.npz/x.npz: {tmp}/f.npz is a file, not a folder"),
+    ("f.npz", "png", "{tmp}/f.npz is a file, not a folder"),
+    ("d/x.npz", None, "cannot write {tmp}/d/x.npz: folder {tmp}/d does not exist"),
+    ("s.txt", None, "{tmp}/s.txt ends in .txt: expected a FILE.npz or a folder for PNGs"),
+    ("s.png", None, "{tmp}/s.png ends in .png: expected a FILE.npz or a folder for PNGs"),
+])
+def test_an_unwritable_out_says_what_is_wrong_before_anything_is_written(gan, tmp_path, out, format, fragment):
+    (tmp_path / "f.npz").write_bytes(b"keep")
+    with pytest.raises(ConfigError) as e:
+        gan.write_samples(3, f"{tmp_path}/{out}", format=format, progress=False)
+    assert str(e.value).startswith(fragment.format(tmp=tmp_path)), str(e.value)
+    assert os.listdir(tmp_path) == ["f.npz"] and (tmp_path / "f.npz").read_bytes() == b"keep"
+
+
+def test_check_output_names_the_os_reason(tmp_path):
+    with pytest.raises(ConfigError, match=r"^cannot write /proc/kgan-no-such-folder/: No such file or directory"):
+        sampling.check_output("/proc/kgan-no-such-folder/")
+    with pytest.raises(ConfigError, match=r"^cannot write /proc/kgan.npz: "):
+        sampling.check_output("/proc/kgan.npz")
+    with pytest.raises(ConfigError, match=r"^cannot write /proc/kgan/i.gif: "):
+        sampling.check_new_file("/proc/kgan/i.gif", make_parents=True)
+    assert sampling.check_output(tmp_path / "new" / "folder") == "png" and not (tmp_path / "new").exists()
+    assert os.listdir(tmp_path) == []  # the probe file is gone
+
+
+def test_a_folder_may_have_a_suffix_when_it_says_so(gan, tmp_path):
+    for out in ("s.txt/", "samples_psi0.7", "x.v2/"):
+        gan.write_samples(2, f"{tmp_path}/{out}", progress=False)
+        assert sorted(os.listdir(tmp_path / out)) == ["000000.png", "000001.png"]
+    (tmp_path / "old.v3").mkdir()
+    gan.write_samples(2, tmp_path / "old.v3", progress=False)  # an existing folder
+    assert len(os.listdir(tmp_path / "old.v3")) == 2
+
+
+def test_a_failed_png_write_leaves_no_truncated_png(gan, tmp_path, monkeypatch):
+    import errno
+
+    real_open, opened = open, []
+
+    class FullDisk:
+        def __init__(self, path, mode):
+            self.f = real_open(path, mode)
+            opened.append(path)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            if len(opened) == 3:
+                self.f.write(data[:10])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.f.write(data)
+
+    monkeypatch.setattr(sampling, "open", FullDisk, raising=False)
+    with pytest.raises(OSError, match="No space left"):
+        gan.write_samples(5, tmp_path / "p", progress=False)
+    assert sorted(os.listdir(tmp_path / "p")) == ["000000.png", "000001.png"]
+
 def test_to_uint8_rounds_half_up():
     assert sampling.to_uint8(np.array([0.0, 0.5 / 255, 1.49 / 255, 1.0, 1.2, -0.1])).tolist() == [0, 1, 1, 255, 255, 0]
