@@ -198,6 +198,10 @@ def export_generator(model, export_base, model_name="kgan", formats=FORMATS, fix
     latent_dim = _latent_dim(model if generator is None else generator, net)
     image_shape = tuple(int(d) for d in net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
     num_classes = _num_classes(model if generator is None else generator, net)
+    sensitive = _quantization_sensitive(net) if "tflite" in formats else None
+    if sensitive and set(variants) == {"int8_full"}:  # it would publish a version without the one file asked for
+        raise ConfigError(f"tflite_variants=int8_full only, but this generator cannot take it: {sensitive}; "
+                          f"ask for another variant too ({', '.join(v for v in TFLITE_VARIANTS if v != 'int8_full')})")
     try:
         os.makedirs(export_base, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=export_base)
@@ -211,7 +215,6 @@ def export_generator(model, export_base, model_name="kgan", formats=FORMATS, fix
         written, skipped = {}, {}
         if "tflite" in formats:
             os.makedirs(os.path.join(tmp, TFLITE_DIR))
-            sensitive = _quantization_sensitive(net)
             for variant in variants:
                 if variant == "int8_full" and sensitive:
                     skipped[variant] = sensitive

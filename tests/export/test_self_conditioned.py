@@ -53,6 +53,17 @@ def test_full_integer_is_skipped_with_the_reason(sexported):
     assert "int8_dynamic" in sexported.tflite_skipped["int8_full"]
 
 
+def test_asking_for_full_integer_alone_is_refused_before_anything_is_written(sgan, tmp_path):
+    """The only variant asked for would be skipped: a version without it would be published (exit 0, no TFLite
+    file) until 2026-12-07; now a ConfigError naming the reason and the other variants, and no version."""
+    with pytest.raises(kgan.errors.ConfigError, match="tflite_variants=int8_full only, but this generator cannot "
+                                                      "take it: .*int8_dynamic.*ask for another variant too"):
+        export.export_generator(sgan, tmp_path / "exports", tflite_variants=("int8_full",))
+    assert not (tmp_path / "exports").exists()
+    done = export.export_generator(sgan, tmp_path / "exports", formats=("saved_model",), tflite_variants=("int8_full",))
+    assert done.version == 1 and not done.tflite  # no TFLite asked for: nothing to refuse
+
+
 def test_the_export_learns_of_the_int8_obstacle_from_the_layer_not_from_features(sgan):
     """kgan.export imports nothing from features: any layer may say why int8 activations would change it."""
     from kgan.export import writer
