@@ -167,6 +167,8 @@ class GrpcClient:
     def __init__(self, target=DEFAULT_TARGET, model="kgan", version=None, timeout=60.0, max_message_mb=256):
         import grpc
 
+        if str(target).lower().startswith(("http://", "https://")):
+            raise ConfigError(f"gRPC target {target!r} is a URL: pass host:port, e.g. localhost:8500")
         self.target, self.model, self.version, self.timeout = target, model, version, timeout
         limit = int(max_message_mb * 1024 * 1024)
         self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", limit),

@@ -22,9 +22,11 @@ Requests and responses follow TF Serving's documented JSON formats
 """
 
 import base64
+import http.client
 import io
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -44,6 +46,26 @@ class ServingError(RuntimeError):
     def __init__(self, message, status=None):
         super().__init__(message)
         self.status = status
+
+
+def check_server(server):
+    """`server` if it is an http:// or https:// URL naming a host (and maybe a port), else a `ConfigError`.
+
+    Example:
+
+    >>> check_server("http://localhost:8501")
+    'http://localhost:8501'
+    """
+    try:
+        parts = urllib.parse.urlsplit(str(server))
+        # `.port` raises ValueError for a port that is not a number in [0, 65535]
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port is None or parts.port >= 0)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"server {server!r} is not an http:// or https:// URL with a host, "
+                          "e.g. http://localhost:8501")
+    return server
 
 
 def model_url(server, model, version=None):
@@ -241,6 +263,8 @@ def _request(url, payload=None, timeout=60.0):
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise ServingError(f"cannot reach {url}: {reason}") from e
+    except (ValueError, http.client.InvalidURL) as e:  # e.g. a space in the model name
+        raise ConfigError(f"cannot ask {url!r}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
     try:
         return json.loads(raw)
     except ValueError as e:
@@ -260,7 +284,7 @@ class RestClient:
     """
 
     def __init__(self, server, model="kgan", version=None, timeout=60.0):
-        self.url = model_url(server, model, version)
+        self.url = model_url(check_server(server), model, version)
         self.timeout = timeout
 
     def metadata(self):

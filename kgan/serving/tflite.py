@@ -81,7 +81,14 @@ class TFLiteGenerator:
         self.interpreter.set_tensor(self._input, z)
         if self._label is not None:
             self.interpreter.set_tensor(self._label, y)
-        self.interpreter.invoke()
+        try:
+            self.interpreter.invoke()
+        except RuntimeError as e:
+            if self._label is None or "index out of bounds" not in str(e):
+                raise
+            # The label embedding's lookup: the file does not record num_classes, the runtime finds the bad label.
+            raise ConfigError(f"labels {sorted(set(y.tolist()))} include a class {self.path} does not have "
+                              "(its label lookup is out of bounds)") from e
         return self.interpreter.get_tensor(self._output)
 
     def __call__(self, latents, labels=None):

@@ -1,4 +1,5 @@
-"""The REST client against a fake TF Serving (documented JSON formats), and kgan-client (kgan_cli/client.py) end to end."""
+"""The REST client against a fake TF Serving (documented JSON formats), and kgan-client (kgan_cli/client.py)
+end to end."""
 
 import socket
 import subprocess
@@ -181,3 +182,100 @@ def test_the_request_bodies_in_docs_serving_md_work(server):
         with urllib.request.urlopen(req, timeout=60) as resp:
             images = rest.parse_images(json.loads(resp.read()), output)
         assert images.shape[1:] == (28, 28, 1)
+
+
+# ------------------------------------------- kgan-client: options, addresses and --out checked on every path
+@pytest.fixture(scope="module")
+def conditional_tflite(tmp_path_factory):
+    """The float32 TFLite file of an untrained 3-class generator (random weights: only the label input matters)."""
+    import keras
+
+    import kgan
+
+    keras.utils.set_random_seed(1)
+    g = kgan.nets.cdcgan_generator(latent_dim=8, num_classes=3, filters=(16, 8, 4))
+    d = kgan.nets.cdcgan_discriminator(num_classes=3, filters=(4, 8))
+    gan = kgan.GAN(g, d, latent_dim=8, num_classes=3)
+    return export.export_generator(gan, tmp_path_factory.mktemp("cexports"), tflite_variants=("float32",)).tflite[
+        "float32"]
+
+
+def test_client_cli_refuses_what_the_tflite_path_cannot_honour(server, exported, conditional_tflite, tmp_path):
+    """--truncation (in range or not), --output and --label are checked on the TFLite path too, not dropped."""
+    int8 = f"--tflite={exported.tflite['int8_dynamic']}"
+    cases = [
+        ([int8, "-n", "16", "--truncation=0.7"], ["--truncation=0.7 needs a server"]),
+        ([int8, "-n", "16", "--truncation=2"], ["--truncation=2 is outside [0, 1]"]),
+        ([f"--server={server.url}", "-n", "4", "--truncation=2"], ["--truncation=2 is outside [0, 1]"]),
+        ([f"--server={server.url}", "-n", "4", "--truncation=-0.5"], ["--truncation=-0.5 is outside [0, 1]"]),
+        ([int8, "-n", "4", "--output=png"], ["--output=png", "--tflite answers float32"]),
+        ([int8, "-n", "4", "--label=3"], ["--label=3", "is not a conditional generator"]),
+        ([int8, "--grpc=localhost:8500", "-n", "4"], ["--grpc and --tflite are different back ends"]),
+        ([f"--tflite={conditional_tflite}", "-n", "4", "--label=3"], ["labels [3] include a class"]),
+        ([f"--tflite={conditional_tflite}", "-n", "4", "--label=-3"], ["--label=-3 is not a class", "-1 to cycle"]),
+        ([f"--tflite={conditional_tflite}", "-n", "4", "--label=3", "--num_classes=3"],
+         ["--label=3 is not a class", "at most 2"]),
+    ]
+    runs = _run_all([_client_cmd(*args, f"--out={tmp_path / 'never.png'}") for args, _ in cases])
+    for (args, fragments), r in zip(cases, runs):
+        assert_one_line_error(r, *fragments)
+    assert not (tmp_path / "never.png").exists()
+    (ok,) = _run_all([_client_cmd(f"--tflite={conditional_tflite}", "-n", "4", "--label=2",
+                                  f"--out={tmp_path / 'ok.png'}")])
+    assert ok.returncode == 0 and (tmp_path / "ok.png").exists(), ok.stderr[-2000:]
+
+
+def test_rest_client_takes_only_http_urls():
+    for bad in ("notaurl", "localhost:8501", "ftp://host", "http://", "http://localhost:abc"):
+        with pytest.raises(ConfigError, match=f"server '{bad}' is not an http:// or https:// URL"):
+            rest.RestClient(bad, "kgan")
+    for good in ("http://localhost:8501", "https://example.com", "http://[::1]:8501/"):
+        assert rest.RestClient(good, "kgan").url.endswith("/v1/models/kgan")
+
+
+def test_client_cli_bad_server_address_is_one_line_exit_2(tmp_path):
+    cases = [
+        (["--server=notaurl"], ["server 'notaurl' is not an http:// or https:// URL", "http://localhost:8501"]),
+        (["--server=localhost:8501", "--signature=serving_default"], ["server 'localhost:8501' is not an http"]),
+        (["--grpc=http://localhost:8500"], ["gRPC target 'http://localhost:8500' is a URL", "host:port"]),
+        (["--model=a b"], ["cannot ask", "a b"]),  # a URL urllib refuses, before any connection
+    ]
+    runs = _run_all([_client_cmd(*args, "-n", "4", "--timeout=5", f"--out={tmp_path / 'never.png'}")
+                     for args, _ in cases])
+    for (args, fragments), r in zip(cases, runs):
+        assert_one_line_error(r, *fragments)
+    assert not (tmp_path / "never.png").exists()
+
+
+def test_client_cli_unwritable_out_is_one_line(exported, tmp_path):
+    """--out under a file or on a directory: exit 2 before anything runs; a write the OS refuses: exit 1. Nothing
+    that was there is changed."""
+    (tmp_path / "s.npz").write_bytes(b"samples")
+    (tmp_path / "d").mkdir()
+    tfl = f"--tflite={exported.tflite['float32']}"
+    long_name = tmp_path / ("a" * 300 + ".png")  # longer than NAME_MAX: only the write itself finds out
+    under_file, on_dir, too_long = _run_all([
+        _client_cmd(tfl, "-n", "4", f"--out={tmp_path / 's.npz' / 'g.png'}"),
+        _client_cmd(tfl, "-n", "4", f"--out={tmp_path / 'd'}"),
+        _client_cmd(tfl, "-n", "4", f"--out={long_name}"),
+    ])
+    assert_one_line_error(under_file, f"--out={tmp_path / 's.npz' / 'g.png'}", f"{tmp_path / 's.npz'} is a file")
+    assert_one_line_error(on_dir, f"--out={tmp_path / 'd'} is a directory")
+    lines = [ln for ln in too_long.stderr.splitlines() if ln.strip()]
+    assert too_long.returncode == 1 and len(lines) == 1 and "Traceback" not in too_long.stderr, too_long.stderr
+    assert f"cannot write {long_name}: File name too long" in lines[0]
+    assert (tmp_path / "s.npz").read_bytes() == b"samples"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "s.npz"] and not any((tmp_path / "d").iterdir())
+
+
+def test_client_docstring_names_the_real_module():
+    """`python -m X` in kgan_cli/client.py's docstring runs: X is an importable module (read, not imported: the
+    client's absl flags would clash with other kgan_cli modules' in this process)."""
+    import ast
+    import importlib.util
+    import re
+
+    doc = ast.get_docstring(ast.parse((REPO / "kgan_cli" / "client.py").read_text()))
+    modules = re.findall(r"python -m ([\w.]+)", doc)
+    assert modules == ["kgan_cli.client"], modules
+    assert importlib.util.find_spec(modules[0]) is not None
