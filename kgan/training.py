@@ -124,7 +124,7 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
     grid = [callbacks.SampleGrid(path(workdir, workdir_lib.SAMPLES), num_images=config.num_samples,
                                  every_n_epochs=config.sample_every, tensorboard_dir=tb_dir)] if outputs else []
     logs = [callbacks.LossPlot(path(workdir, workdir_lib.LOSSES)),
-            keras.callbacks.CSVLogger(path(workdir, workdir_lib.METRICS), append=True),
+            callbacks.MetricsLog(path(workdir, workdir_lib.METRICS), append=True),
             keras.callbacks.TensorBoard(tb_dir, write_graph=False)] if outputs else []
     return [
         ckpt,

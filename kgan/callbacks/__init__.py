@@ -7,8 +7,9 @@ ModelCheckpoint, TerminateOnNaN, EarlyStopping), which work with `kgan.GAN` as i
 from kgan.callbacks.checkpoint import Checkpoint
 from kgan.callbacks.cluster_preemption import ClusterPreemption
 from kgan.callbacks.guards import DivergenceGuard, Preemption, TimeLimit
+from kgan.callbacks.metrics_log import MetricsLog
 from kgan.callbacks.plot import LossPlot
 from kgan.callbacks.quality import QualityMetrics
 from kgan.callbacks.samples import SampleGrid
 
-__all__ = ["Checkpoint", "ClusterPreemption", "DivergenceGuard", "LossPlot", "Preemption", "QualityMetrics", "SampleGrid", "TimeLimit"]
+__all__ = ["Checkpoint", "ClusterPreemption", "DivergenceGuard", "LossPlot", "MetricsLog", "Preemption", "QualityMetrics", "SampleGrid", "TimeLimit"]
