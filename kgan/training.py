@@ -171,15 +171,22 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
         return _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files)
 
 
-def _check_folder_classes(config):
-    """A labelled folder's class subfolders are the conditional network's classes: as many as `num_classes`.
+def _check_classes(config):
+    """The labelled data's classes are the conditional network's: as many as `num_classes`.
 
-    More crashed the first step (a label outside the embedding); fewer trained on classes with no images."""
-    classes = data.folder.class_names(config.data_dir)
-    if len(classes) != config.num_classes:
-        shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
-        raise ConfigError(f"num_classes={config.num_classes}, but {config.data_dir} holds {len(classes)} class "
-                          f"subfolders ({shown}): pass num_classes={len(classes)}")
+    More crashed the first step (a label outside the embedding) after the run's files were written; fewer
+    trained on classes with no images."""
+    if data.source_for(config.dataset, config.data_dir) == "folder":
+        classes = data.folder.class_names(config.data_dir)
+        if len(classes) != config.num_classes:
+            shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+            raise ConfigError(f"num_classes={config.num_classes}, but {config.data_dir} holds {len(classes)} class "
+                              f"subfolders ({shown}): pass num_classes={len(classes)}")
+        return
+    found = data.num_classes(config.dataset, config.data_dir)
+    if found is not None and found != config.num_classes:
+        raise ConfigError(f"num_classes={config.num_classes}, but the labels of {config.data_dir or config.dataset} "
+                          f"are 0-{found - 1}: pass num_classes={found}")
 
 
 def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
@@ -187,8 +194,10 @@ def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
 
     data_split = workdir_lib.data_split(workdir, config)  # the images it trains on, and those held out for metrics
     labelled = config.network in nets.CONDITIONAL and not config.clusters
-    if labelled and data.source_for(config.dataset, config.data_dir) == "folder":
-        _check_folder_classes(config)
+    if labelled:
+        _check_classes(config)
+    if config.eval_every:
+        eval_lib.classifier.check_cache_dir(config.classifier_cache)
     ds = data.load(config.dataset, batch_size=config.batch_size, data_dir=config.data_dir, seed=config.seed,
                    image_size=image_size(config),
                    with_labels=labelled, **data_split["train"])

@@ -182,6 +182,33 @@ def test_bad_data_is_one_line_and_exit_2(tmp_path):
         assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("num_classes", [5, 20])
+def test_a_conditional_network_needs_as_many_classes_as_the_labels(tmp_path, mnist_dir, num_classes):
+    """cdcgan on MNIST's 10 labels: 5 classes crashed the first step after writing config.json (and the fixed
+    command was then refused: "holds a run with num_classes=5"); 20 trained 10 classes with no images."""
+    out = tmp_path / "run"
+    r = run([*TINY, "--network=cdcgan", f"--num_classes={num_classes}", f"--data_dir={mnist_dir}",
+             f"--output_dir={out}", "--epochs=1", "--steps_per_epoch=1"])
+    assert r.returncode == 2, r.stderr[-3000:]
+    _assert_one_line_error(r.stderr, f"num_classes={num_classes}, but the labels of {mnist_dir} are 0-9: pass "
+                                     "num_classes=10")
+    assert not out.exists() or not os.listdir(out)
+
+
+def test_a_classifier_cache_that_is_a_file_is_one_line_before_anything_is_written(tmp_path, mnist_dir):
+    """--eval_every with --classifier_cache naming a file: a FileExistsError traceback after config.json was
+    written (and, in evaluate.py, after the classifier had trained) until 2026-12-07."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for cache in (a_file, a_file / "under"):
+        r = run([*TINY, f"--data_dir={mnist_dir}", f"--output_dir={tmp_path / 'run'}", "--epochs=1",
+                 "--steps_per_epoch=1", "--eval_every=1", "--eval_samples=100", f"--classifier_cache={cache}"])
+        assert r.returncode == 2, r.stderr[-3000:]
+        _assert_one_line_error(r.stderr, f"classifier cache {cache} cannot be a folder: {a_file} is a file")
+        assert not (tmp_path / "run").exists() or not os.listdir(tmp_path / "run")
+    assert a_file.read_text() == "x"
+
+
 def test_incompatible_output_dir_is_refused_and_left_intact(tmp_path, mnist_dir):
     out = tmp_path / "run"
     r = run([*TINY, f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=1", "--steps_per_epoch=2"])

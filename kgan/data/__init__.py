@@ -18,6 +18,6 @@ copy of MNIST).
 """
 
 from kgan.data import folder, idx, pipeline, split, tfds
-from kgan.data.loader import SOURCES, arrays, image_shape, load, source_for
+from kgan.data.loader import SOURCES, arrays, image_shape, load, num_classes, source_for
 
-__all__ = ["SOURCES", "arrays", "folder", "idx", "image_shape", "load", "pipeline", "source_for", "split", "tfds"]
+__all__ = ["SOURCES", "arrays", "folder", "idx", "image_shape", "load", "num_classes", "pipeline", "source_for", "split", "tfds"]

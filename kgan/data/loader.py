@@ -74,6 +74,23 @@ def source_for(name, data_dir=None):
     return "tfds"
 
 
+def num_classes(name, data_dir=None):
+    """How many classes the labelled data of `load(name, data_dir=...)` has: a folder's class subfolders, one more
+    than the largest label of an IDX folder's label files, a TFDS dataset's `label` feature (None if unknown)."""
+    source = source_for(name, data_dir)
+    if source == "folder":
+        return len(folder.class_names(data_dir))
+    if source == "idx":
+        labels = [idx.read_idx(lbl) for _, lbl in idx.find_splits(data_dir).values() if lbl]
+        return int(max(int(y.max()) for y in labels)) + 1 if labels else None
+    import tensorflow_datasets as tfds_lib
+
+    try:
+        return int(tfds_lib.builder(name, data_dir=data_dir).info.features["label"].num_classes)
+    except Exception:  # noqa: BLE001 - an unknown name or no label feature: loading says which
+        return None
+
+
 def _part(ds, num, holdout, part, holdout_seed, max_images=None, seed=0):
     """`ds` (unbatched, the source's order) filtered to `part` and at most `max_images`: `(ds, count or None)`."""
     import numpy as np

@@ -271,6 +271,18 @@ def to_model_range(images):
     return x
 
 
+def check_cache_dir(cache_dir):
+    """`cache_dir` expanded, or a `ConfigError` if it is a file or lies under one (checked before any training:
+    the trained classifier could not be cached there)."""
+    cache_dir = os.path.expanduser(os.fspath(cache_dir))
+    where = cache_dir
+    while where and not os.path.exists(where) and os.path.dirname(where) != where:
+        where = os.path.dirname(where)
+    if where and os.path.exists(where) and not os.path.isdir(where):
+        raise ConfigError(f"classifier cache {cache_dir} cannot be a folder: {where} is a file")
+    return cache_dir
+
+
 def reference_classifier(images, labels, cache_dir, min_accuracy=None, verbose=0):
     """The reference classifier for these real `images`/`labels`: loaded from `cache_dir` or trained and cached.
 
@@ -301,7 +313,7 @@ def reference_classifier(images, labels, cache_dir, min_accuracy=None, verbose=0
     if len(labels) != len(images):
         raise ConfigError("the reference classifier needs one class label per real image")
     checksum = data_checksum(images, labels)
-    cache_dir = os.path.expanduser(os.fspath(cache_dir))
+    cache_dir = check_cache_dir(cache_dir)
     path = os.path.join(cache_dir, f"classifier-v{VERSION}-{checksum[:16]}.keras")
     meta_path = path + ".json"
     meta = None

@@ -178,3 +178,14 @@ def test_held_out_parts_know_their_length_and_run_without_tf_data_autotuning(idx
     batches = sum(1 for _ in ds)
     assert int(ds.cardinality()) == batches > 0
     assert ds.options().autotune.enabled is False
+
+
+def test_num_classes_of_each_source(idx_dir, tmp_path):
+    """What a conditional network's num_classes must be: one more than an IDX folder's largest label, a folder's
+    class subfolders, a TFDS dataset's label feature (known offline, from its builder's code)."""
+    assert kgan.data.num_classes("idx", idx_dir) == 256  # labels 0-38 and 255
+    for name in ("a", "b", "c"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "images" / name / "0.png")
+    assert kgan.data.num_classes("folder", str(tmp_path / "images")) == 3
+    assert kgan.data.num_classes("mnist") == 10 and kgan.data.num_classes("cifar100") == 100
