@@ -7,8 +7,11 @@ header's columns, so a run written before still gets rows that line up with it.
 """
 
 import csv
+import logging
 
 import keras
+
+log = logging.getLogger(__name__)
 
 
 class MetricsLog(keras.callbacks.CSVLogger):
@@ -23,8 +26,31 @@ class MetricsLog(keras.callbacks.CSVLogger):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.keys is None:  # set here, Keras's own code leaves the columns as they are
-            self.keys = self._header() or sorted((logs or {}).keys())
+            header = self._header()
+            if header:
+                self._drop_rows_from(epoch)
+            self.keys = header or sorted((logs or {}).keys())
+            left_out = sorted(set(logs or {}) - set(self.keys))
+            if left_out:  # e.g. a resumed run that now asks for quality metrics
+                log.warning("%s keeps the columns it was started with: %s not recorded there (TensorBoard has "
+                            "them; start a new --output_dir for a file with them)", self.filename, ", ".join(left_out))
         super().on_epoch_end(epoch, logs)
+
+    def _drop_rows_from(self, epoch):
+        """Removes the rows of `epoch` and later from the file appended to: an epoch run again after a stop
+        mid-epoch (SIGTERM, --max_minutes) replaces its partial row instead of adding a second one."""
+        from kgan.io import atomic_write
+
+        with open(self.filename, newline="") as f:
+            lines = f.readlines()
+        kept = lines[:1] + [line for line in lines[1:] if not _epoch_at_least(line, epoch, self.sep)]
+        if len(kept) == len(lines):
+            return
+        log.info("%s: replacing the rows of epoch %d and later, run again", self.filename, epoch)
+        self.csv_file.close()
+        atomic_write(self.filename, "".join(kept).encode())
+        self.csv_file = open(self.filename, "a")  # the file Keras opened, reopened (a local path, as atomic_write's)
+        self.writer = None
 
     def _header(self):
         """The columns (after `epoch`) of the file this logger appends to, or None."""
@@ -36,3 +62,8 @@ class MetricsLog(keras.callbacks.CSVLogger):
         except OSError:
             return None
         return names[1:] if names[:1] == ["epoch"] and len(names) > 1 else None
+
+
+def _epoch_at_least(line, epoch, sep):
+    first = line.split(sep, 1)[0].strip()
+    return first.isdigit() and int(first) >= epoch
