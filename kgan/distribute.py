@@ -170,6 +170,11 @@ def make_strategy(name="auto", cpu_replicas=1, tpu="", timeout_s=CONNECT_TIMEOUT
     2
     """
     checks.one_of("strategy", name, STRATEGIES)
+    if cpu_replicas != 1 and name in ("default", "tpu"):  # it trained on one device, silently
+        raise ConfigError(f"cpu_replicas={cpu_replicas} does not apply to strategy {name}: use strategy auto or "
+                          "mirrored to train on that many CPU replicas")
+    if tpu and name != "tpu":
+        raise ConfigError(f"tpu={tpu!r} applies to strategy tpu only, not {name}: pass both, or neither")
     if name == "multi_worker":
         strategy = _multi_worker(cpu_replicas, timeout_s)
         log.info("strategy: MultiWorkerMirroredStrategy, task %s, %d replica(s) in all",

@@ -148,6 +148,8 @@ def test_resumes_after_sigkill(tmp_path, mnist_dir):
         (["--g_filters=a,b"], "g_filters"),
         (["--clusters=-3"], "clusters must be 0 (condition on labels, if at all) or an integer >= 2, got -3"),
         (["--seed=-1"], "seed must be an integer in [0, 4294967295], got -1"),  # was numpy's/sklearn's traceback
+        (["--cpu_replicas=2", "--strategy=default"], "cpu_replicas=2 does not apply to strategy default"),  # 1 device
+        (["--tpu=foo"], "tpu='foo' applies to strategy tpu only, not auto"),  # was ignored
         (["--holdout_seed=4294967296"], "holdout_seed must be an integer in [0, 4294967295], got 4294967296"),
     ],
 )
