@@ -48,6 +48,13 @@ METRICS = "metrics.csv"
 QUALITY = "quality.json"
 EXPORT = "export"
 
+# Settings that change what a resumed run trains without breaking it: allowed, and named in a warning (config.json
+# and flags.cfg then record the new command). Learning rates have their own warning (kgan.callbacks.checkpoint).
+TRAINING_KEYS = ("split", "image_size", "negative_slope", "d_dropout", "sync_batchnorm", "d_steps", "clip_value",
+                 "gradient_penalty", "r1_penalty", "r1_every", "mode_seeking", "diff_augment", "share_fakes",
+                 "joint_d_call", "simultaneous", "label_smoothing", "instance_noise", "instance_noise_steps", "precision",
+                 "batch_size", "beta_1", "beta_2", "seed")
+
 # Settings that must match when a run continues in an existing workdir.
 RESUME_KEYS = ("dataset", "network", "latent_dim", "loss", "image_shape", "d_filters", "g_filters",
                "kernel_size", "d_batchnorm", "spectral_norm", "num_classes", "clusters", "ema_decay")
@@ -106,7 +113,8 @@ def read_config(workdir):
 def check_workdir(workdir, config, image_shape):
     """Raises ConfigError if `workdir` holds a run whose settings can't continue as `config`.
 
-    Network settings are compared by what they give the network (unset = the family's default).
+    Network settings are compared by what they give the network (unset = the family's default). Returns the
+    `TRAINING_KEYS` that differ ("batch_size 64 -> 16", ...), which are allowed and logged in one warning.
     """
     old = read_saved(workdir)
     if old is None:
@@ -125,6 +133,17 @@ def check_workdir(workdir, config, image_shape):
                 f"{workdir} holds a run with {key}={a!r}, but this run asks for {key}={b!r}: "
                 "use another output directory or the same setting"
             )
+    changed = []
+    for key in TRAINING_KEYS:
+        a, b = old.get(key, initial.get(key)), new.get(key)
+        if key in NETWORK_ARGS:
+            a, b = old_config.network_setting(key), config.network_setting(key)
+        if (list(a) if isinstance(a, (list, tuple)) else a) != (list(b) if isinstance(b, (list, tuple)) else b):
+            changed.append(f"{key} {a!r} -> {b!r}")
+    if changed:
+        log.warning("resuming %s with other settings than it was trained with: %s (config.json and flags.cfg now "
+                    "record this command's; its earlier epochs trained with the old ones)", workdir, ", ".join(changed))
+    return changed
 
 
 def read_data_split(workdir):

@@ -38,6 +38,18 @@ def test_an_old_dcgan_run_resumes_with_unset_settings_and_refuses_other_ones(tmp
         workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", spectral_norm=True), (28, 28, 1))
 
 
+def test_resuming_with_other_training_settings_is_allowed_and_named_in_a_warning(tmp_path, caplog):
+    """A resumed run may change its batch, seed or augmentation (not its network): one warning names each change,
+    since config.json and flags.cfg then record the new command (they changed silently until 2026-12-07)."""
+    _write_old_run(tmp_path, network="dcgan")
+    assert workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan"), (28, 28, 1)) == []
+    assert "other settings" not in caplog.text
+    changed = workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", batch_size=16, seed=7,
+                                                               diff_augment="translation"), (28, 28, 1))
+    assert changed == ["diff_augment '' -> 'translation'", "batch_size 256 -> 16", "seed 0 -> 7"]
+    assert f"resuming {tmp_path} with other settings than it was trained with: " + ", ".join(changed) in caplog.text
+
+
 def test_no_run_and_an_unreadable_config_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match="holds no training run"):
         workdir.read_config(str(tmp_path))
