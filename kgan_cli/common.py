@@ -22,12 +22,85 @@ def fail(message, prog=None):
     sys.exit(EXIT_BAD_INPUT)
 
 
+_FLAGFILE = ("--flagfile=", "-flagfile=")
+
+
+def _flagfile_name(arg):
+    """The path of a `--flagfile=PATH` argument or flagfile line (as absl reads it), else None."""
+    for prefix in _FLAGFILE:
+        if arg.startswith(prefix):
+            return os.path.expanduser(arg[len(prefix):].strip())
+    return None
+
+
+def _found_from(name, including_file):
+    """A nested flagfile's relative `name` as found from the working directory (absl's rule), else from the
+    including file's folder or the nearest of its parents that holds it; None if nowhere."""
+    if os.path.isabs(name) or os.path.exists(name):
+        return None
+    folder = os.path.dirname(os.path.abspath(including_file))
+    while True:
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+        if os.path.dirname(folder) == folder:
+            return None
+        folder = os.path.dirname(folder)
+
+
+def _flagfile_lines(path, stack, moved):
+    """The flags of flagfile `path` as absl reads them, nested flagfiles expanded in place; a nested one that absl
+    would not find from the working directory is read from where `_found_from` finds it (appended to `moved`)."""
+    lines = []
+    with open(path) as f:
+        for line in (raw.strip() for raw in f):
+            if not line or line.startswith(("#", "//")):
+                continue
+            name = _flagfile_name(line)
+            if name is None:
+                lines.append(line)
+                continue
+            found = _found_from(name, path)
+            if found:
+                moved.append(found)
+            sub = os.path.abspath(found or name)
+            if sub in stack or not os.path.isfile(sub):
+                lines.append(f"--flagfile={found or name}")  # absl reports it (or skips a circular one)
+                continue
+            lines.extend(_flagfile_lines(sub, stack + [sub], moved))
+    return lines
+
+
+def expand_nested_flagfiles(argv):
+    """`argv` as given, unless a flagfile in it includes another by a path relative to somewhere other than the
+    working directory: then with its flagfiles expanded in place (what absl does), each nested one found from
+    the including file's folder or its parents. So `kgan-train --flagfile=/path/to/kgan/flags/cdcgan.cfg`, which
+    includes `flags/dcgan.cfg`, works outside the repository too (absl reads nested paths from the working
+    directory only). Arguments after `--` are left alone, as absl leaves them."""
+    out, moved, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        name = _flagfile_name(arg) if i else None
+        if name is None and i and arg in ("--flagfile", "-flagfile") and i + 1 < len(argv):
+            name, i = os.path.expanduser(argv[i + 1]), i + 1
+            arg = f"--flagfile={argv[i]}"
+        if name is not None and os.path.isfile(name):
+            out.extend(_flagfile_lines(name, [os.path.abspath(name)], moved))
+        else:
+            out.append(arg)
+        i += 1
+    return out if moved else list(argv)
+
+
 def parse_flags(argv):
-    """An absl `flags_parser` that reports a bad flag or flagfile in one line (exit 2)."""
+    """An absl `flags_parser` that reports a bad flag or flagfile in one line (exit 2); nested flagfiles are
+    found from the including file's folder too (`expand_nested_flagfiles`)."""
     from absl import flags
 
     try:
-        return flags.FLAGS(argv)
+        return flags.FLAGS(expand_nested_flagfiles(argv))
     except flags.Error as e:
         fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, prog=os.path.basename(argv[0]))
 

@@ -163,3 +163,30 @@ def test_the_commands_run_onednn_kernels_on_any_x86_64_cpu(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)},
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "onednn True" in r.stdout, r.stderr[-2000:]
+
+
+def test_nested_flagfiles_are_found_from_the_including_file_outside_the_repository(tmp_path, monkeypatch):
+    """flags/cdcgan.cfg includes flags/dcgan.cfg, a path absl reads from the working directory only: from any other
+    directory `kgan-train --flagfile=<repo>/flags/cdcgan.cfg` failed ("Unable to open flagfile"). Now the nested
+    file is found from the including file's folder or its parents, and expanded where absl would expand it."""
+    from kgan_cli import common
+
+    (tmp_path / "repo" / "flags").mkdir(parents=True)
+    (tmp_path / "repo" / "flags" / "base.cfg").write_text("# base\n--epochs=3\n--batch_size=8\n")
+    child = tmp_path / "repo" / "flags" / "child.cfg"
+    child.write_text("--flagfile=flags/base.cfg\n\n// comment\n--batch_size=16\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    argv = ["train.py", f"--flagfile={child}", "--seed=1", "--", f"--flagfile={child}"]
+    assert common.expand_nested_flagfiles(argv) == ["train.py", "--epochs=3", "--batch_size=8", "--batch_size=16",
+                                                    "--seed=1", "--", f"--flagfile={child}"]
+    assert common.expand_nested_flagfiles(["train.py", "--flagfile", str(child)])[1:] == [
+        "--epochs=3", "--batch_size=8", "--batch_size=16"]
+    monkeypatch.chdir(tmp_path / "repo")  # where absl finds it: argv left to absl as given
+    assert common.expand_nested_flagfiles(argv) == argv
+    (tmp_path / "repo" / "flags" / "base.cfg").unlink()  # found nowhere: absl's own one-line error
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert common.expand_nested_flagfiles(argv) == argv
+    r = subprocess.run([sys.executable, os.path.join(REPO, "train.py"), f"--flagfile={child}"], capture_output=True,
+                       text=True, cwd=tmp_path / "elsewhere")
+    assert r.returncode == 2 and "flags/base.cfg" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
