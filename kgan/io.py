@@ -4,6 +4,23 @@ import os
 import tempfile
 
 
+def existing_ancestor(path):
+    """`path` itself if it exists, else the nearest of its parents that does ("." for a relative name with none).
+
+    Example:
+
+    >>> existing_ancestor("/no/such/folder/file.png")
+    '/'
+    """
+    path = os.path.normpath(os.fspath(path))
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path) or "."
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
 def atomic_write(path, data):
     """Writes `data` (bytes or str) to `path` through a temporary file and a rename."""
     path = os.fspath(path)

@@ -37,6 +37,7 @@ import tempfile
 import numpy as np
 
 from kgan.errors import ConfigError
+from kgan.io import existing_ancestor
 
 MODES = ("shrink", "resample")
 FORMATS = ("png", "npz")
@@ -231,17 +232,6 @@ def output_format(out, format=None):
     return format
 
 
-def _existing_ancestor(path):
-    """`path` itself if it exists, else the nearest of its parents that does ("." for a relative name)."""
-    path = os.path.normpath(path)
-    while not os.path.lexists(path):
-        parent = os.path.dirname(path) or "."
-        if parent == path:
-            break
-        path = parent
-    return path
-
-
 def _cannot_create_in(folder):
     """None if a file can be created in the existing folder `folder`, else the OS's reason (a probe file is
     created and removed)."""
@@ -261,7 +251,7 @@ def _check_folder(out):
             raise ConfigError(f"{out} already holds PNG files: pick an empty or new folder")
         where = out
     else:
-        where = _existing_ancestor(out)
+        where = existing_ancestor(out)
         if os.path.normpath(where) == os.path.normpath(out):
             raise ConfigError(f"{out} is a file, not a folder: PNG samples go to a folder")
         if not os.path.isdir(where):
@@ -281,7 +271,7 @@ def check_new_file(path, make_parents=False):
         if os.path.lexists(path):
             raise ConfigError(f"{path} already exists: pick a new file name")
         parent = os.path.dirname(os.path.normpath(path)) or "."
-        where = _existing_ancestor(parent)
+        where = existing_ancestor(parent)
         if not os.path.isdir(where):
             raise ConfigError(f"cannot write {path}: {where} is a file, not a folder")
         if os.path.normpath(where) != os.path.normpath(parent) and not make_parents:

@@ -33,7 +33,7 @@ from kgan import callbacks, integrity
 from kgan.runlock import RunLock, held as run_lock  # noqa: F401  (the run lock: one trainer per run directory)
 from kgan.config import NETWORK_ARGS, TrainConfig, defaults
 from kgan.errors import ConfigError, StorageError
-from kgan.io import atomic_write
+from kgan.io import atomic_write, existing_ancestor
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +203,7 @@ def write_clusters(workdir, data):
 # ------------------------------------------------------------------ the directory itself
 def check_output_dir(directory):
     """StorageError unless `directory` exists as a writable directory or could be created (nothing is created)."""
-    p = os.path.abspath(directory)
-    while not os.path.exists(p):
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
+    p = existing_ancestor(os.path.abspath(directory))
     if not os.path.isdir(p):
         raise StorageError(f"cannot write to the output directory {directory}: {p} is a file, not a directory")
     if not os.access(p, os.W_OK | os.X_OK):

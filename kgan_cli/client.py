@@ -40,7 +40,7 @@ common.import_tensorflow_quietly()
 from kgan import export, serving  # noqa: E402
 from kgan import images as images_lib  # noqa: E402
 from kgan.errors import ConfigError  # noqa: E402
-from kgan.io import atomic_write  # noqa: E402
+from kgan.io import atomic_write, existing_ancestor  # noqa: E402
 from kgan.serving import ServingError, rest  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -103,9 +103,7 @@ def _check_out(path):
         raise ConfigError("--out is empty: pass the path of the PNG grid, e.g. --out=grid.png")
     if os.path.isdir(path):
         raise ConfigError(f"--out={path} is a directory: pass a file path, e.g. --out={os.path.join(path, 'grid.png')}")
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
-        parent = os.path.dirname(parent)  # atomic_write creates the missing directories
+    parent = existing_ancestor(os.path.dirname(os.path.abspath(path)))  # atomic_write creates the missing ones
     if not os.path.isdir(parent):
         raise ConfigError(f"--out={path} cannot be written: {parent} is a file, not a directory")
 

@@ -275,9 +275,9 @@ def check_cache_dir(cache_dir):
     """`cache_dir` expanded, or a `ConfigError` if it is a file or lies under one (checked before any training:
     the trained classifier could not be cached there)."""
     cache_dir = os.path.expanduser(os.fspath(cache_dir))
-    where = cache_dir
-    while where and not os.path.exists(where) and os.path.dirname(where) != where:
-        where = os.path.dirname(where)
+    from kgan.io import existing_ancestor
+
+    where = existing_ancestor(cache_dir) if cache_dir else ""
     if where and os.path.exists(where) and not os.path.isdir(where):
         raise ConfigError(f"classifier cache {cache_dir} cannot be a folder: {where} is a file")
     return cache_dir
