@@ -20,7 +20,8 @@ from tests.conftest import MNIST_DIR, REPO
 
 MODULES = ["kgan.checks", "kgan.config", "kgan.training", "kgan.workdir", "kgan.distribute", "kgan.nets.registry",
            "kgan.nets.mlp", "kgan.nets.dcgan", "kgan.nets.cdcgan", "kgan.nets.batchnorm", "kgan.nets.dropout",
-           "kgan.nets.fused", "kgan.eval.swd", "kgan.io", "kgan.optimizers", "kgan_cli", "kgan_cli.common"]
+           "kgan.nets.fused", "kgan.eval.swd", "kgan.io", "kgan.optimizers", "kgan.data.tfds",
+           "kgan_cli", "kgan_cli.common"]
 DATA_MODULES = ["kgan.data.loader", "kgan.data.idx", "kgan.data.split"]  # their examples read ../shared/data/mnist
 
 

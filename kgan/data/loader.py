@@ -65,6 +65,8 @@ def source_for(name, data_dir=None):
         return name
     if data_dir and os.path.isdir(data_dir):
         if idx.has_idx(data_dir):
+            if name not in IDX_DATASETS and not tfds.is_dataset_name(name):
+                raise DataError(tfds.UNKNOWN.format(name=name))
             if name not in IDX_DATASETS:  # e.g. cifar10 with MNIST's files: it would train on digits
                 raise DataError(f"dataset {name!r} does not come as IDX files, but data_dir {data_dir} holds IDX "
                                 f"files: to train on them pass dataset 'idx' (or one of {', '.join(IDX_DATASETS)})")

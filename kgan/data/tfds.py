@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 PROBE_HOST = ("storage.googleapis.com", 443)
 PROBE_TIMEOUT_S = 3.0
+UNKNOWN = "unknown dataset {name!r}: not a TFDS dataset name, and not 'idx' or 'folder'"
 
 
 def _online():
@@ -26,6 +27,23 @@ def _online():
         return False
 
 
+def is_dataset_name(name):
+    """Whether `name` names a TFDS dataset (offline: the registered builders, no download or data needed).
+
+    Example:
+
+    >>> is_dataset_name("cifar10"), is_dataset_name("nosuchset"), is_dataset_name("Bad Name!")
+    (True, False, False)
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        tfds.builder_cls(name.split(":")[0])
+    except Exception:  # noqa: BLE001 - DatasetNotFoundError, or ValueError for a malformed name
+        return False
+    return True
+
+
 def load_tfds(name, split=None, with_labels=False, data_dir=None):
     """An unbatched dataset of uint8 images (and int32 labels) of TFDS dataset `name`, and its size."""
     import tensorflow as tf
@@ -34,9 +52,7 @@ def load_tfds(name, split=None, with_labels=False, data_dir=None):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # tfds raises DatasetNotFoundError, also for malformed names
-        raise DataError(
-            f"unknown dataset {name!r}: not a TFDS dataset name, and not 'idx' or 'folder'"
-        ) from e
+        raise DataError(UNKNOWN.format(name=name)) from e
     split = split or "train"
     try:
         ds = tfds.load(name, split=split, data_dir=data_dir, download=False, as_supervised=False)

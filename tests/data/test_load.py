@@ -74,10 +74,12 @@ def test_idx_files_are_read_only_under_an_idx_dataset_name(idx_dir):
     dataset at all is an error, not a run on digits recorded as that dataset."""
     for name in ("idx", *kgan.data.loader.IDX_DATASETS):
         assert kgan.data.source_for(name, idx_dir) == "idx"
-    for name in ("cifar10", "no_such_dataset"):
-        with pytest.raises(DataError, match=f"dataset '{name}' does not come as IDX files, but data_dir .* holds "
-                                            "IDX files: to train on them pass dataset 'idx'"):
-            kgan.data.load(name, data_dir=idx_dir, batch_size=4)
+    with pytest.raises(DataError, match="dataset 'cifar10' does not come as IDX files, but data_dir .* holds "
+                                        "IDX files: to train on them pass dataset 'idx'"):
+        kgan.data.load("cifar10", data_dir=idx_dir, batch_size=4)
+    # A name that is no dataset at all is named as such, whatever data_dir holds.
+    with pytest.raises(DataError, match="unknown dataset 'no_such_dataset': not a TFDS dataset name"):
+        kgan.data.load("no_such_dataset", data_dir=idx_dir, batch_size=4)
 
 
 def test_image_folder(tmp_path):
