@@ -112,6 +112,10 @@ class Checkpoint(keras.callbacks.Callback):
         _keep_configured_rates(self.model, configured)
         if epoch:
             self.model._initial_epoch = epoch
+            total = (self.params or {}).get("epochs")
+            if total is not None and epoch >= total:  # fit() returns at once: say why instead of nothing
+                log.info("nothing to train: the run's %d epoch(s) are done (epochs=%d); pass more epochs to train "
+                         "on", epoch, total)
         if self.save_every_steps:
             self._last_block = int(self.model.g_optimizer.iterations.numpy()) // int(self.save_every_steps)
 

@@ -104,6 +104,15 @@ def test_checkpoint_resumes_epoch_optimizers_and_noise_state(tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
+def test_a_finished_run_fit_again_trains_nothing_and_says_so(tmp_path, caplog):
+    _gan().fit(_data(), epochs=2, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "ckpt")])
+    again = _gan()
+    with caplog.at_level("INFO"):
+        history = again.fit(_data(), epochs=2, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "ckpt")])
+    assert history.epoch == [] and int(again.g_optimizer.iterations.numpy()) == 8  # restored, not trained
+    assert "nothing to train: the run's 2 epoch(s) are done (epochs=2)" in caplog.text
+
+
 def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
     _gan().fit(_data(), epochs=1, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "ckpt")])
     other = _gan(units=32)
