@@ -33,6 +33,9 @@ def _main(argv):
         common.fail(f"unexpected arguments {argv[1:]}: flags look like --name=value")
     verbose = {"bar": 1, "epoch": 2, "none": 0}.get(FLAGS.progress, 1 if sys.stdout.isatty() else 2)
     config = common.config_from_flags(FLAGS, TrainConfig, verbose=verbose)
+    if FLAGS.output_dir is not None and not FLAGS.output_dir.strip():
+        common.fail(f"--output_dir={FLAGS.output_dir!r} is empty: pass a folder, or leave the flag out for "
+                    f"runs/<flagfile name>")
     workdir = FLAGS.output_dir or os.path.join("runs", common.run_name(sys.argv))
     with common.errors_exit():
         config.validate()
