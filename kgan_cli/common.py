@@ -99,10 +99,22 @@ def parse_flags(argv):
     found from the including file's folder too (`expand_nested_flagfiles`)."""
     from absl import flags
 
+    if any(a in ("-h", "-help") for a in argv[1:]):  # absl knows --help and -?, and calls -h an unknown flag
+        argv = [a if a not in ("-h", "-help") else "--help" for a in argv]
     try:
         return flags.FLAGS(expand_nested_flagfiles(argv))
     except flags.Error as e:
         fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, prog=os.path.basename(argv[0]))
+    except BrokenPipeError:  # `--help | head`: the reader has gone, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except SystemExit as e:  # absl exits 1 after printing the help that was asked for: that is a success
+        if e.code == 1 and any(a.lstrip("-").split("=")[0] in _HELP_FLAGS for a in argv[1:] if a.startswith("-")):
+            sys.exit(0)
+        raise
+
+
+_HELP_FLAGS = ("help", "?", "helpshort", "helpfull", "helpxml")
 
 
 EXIT_DIVERGED = 3
@@ -258,6 +270,9 @@ def run(main):
     from absl import app
 
     logging.getLogger("absl").addFilter(_DropChatter())  # TF's checkpoint code logs through absl's logger
+    entry = sys.modules.get("__main__")
+    if entry is not None and not getattr(entry, "__doc__", None):  # a console script: --help shows what it does
+        entry.__doc__ = sys.modules[main.__module__].__doc__
     return app.run(main, flags_parser=parse_flags)
 
 

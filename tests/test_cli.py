@@ -105,8 +105,10 @@ def test_installed_console_scripts_train_and_sample_from_another_directory(tmp_p
     out = {}
     for name, p in helps.items():
         stdout, stderr = p.communicate(timeout=300)
-        assert p.returncode in (0, 1) and "Traceback" not in stderr, (name, stderr[-2000:])  # absl: --help exits 1
+        assert p.returncode == 0 and "Traceback" not in stderr, (name, stderr[-2000:])  # absl alone exits 1
         out[name.removeprefix("kgan-")] = stdout + stderr
+        if name != "kgan-launch":  # the command's own docstring, not the console-script wrapper's nothing
+            assert f"`{name}" in out[name.removeprefix("kgan-")].split("flags:")[0], (name, stdout[:500])
     _check_helps(out)
     trained = run([scripts["kgan-train"], "--dataset=idx", f"--data_dir={mnist_dir}", "--network=mlp",
                    "--g_filters=16", "--d_filters=16", "--latent_dim=8", "--batch_size=16", "--epochs=1",

@@ -101,6 +101,20 @@ def test_default_output_dir_is_named_after_the_flagfile(tmp_path, mnist_dir):
     assert (tmp_path / "runs" / "tiny" / "config.json").exists()
 
 
+@pytest.mark.parametrize("flag", ["-h", "--help", "--helpfull"])
+def test_help_is_a_success(tmp_path, flag):
+    r = run([flag], cwd=tmp_path)  # absl alone exits 1 after --help, and calls -h an unknown flag
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "--output_dir:" in r.stdout + r.stderr and "error:" not in r.stderr
+
+
+def test_an_empty_output_dir_is_refused_not_read_as_the_default(tmp_path):
+    r = run([*TINY, "--data_dir=/nonexistent/unused", "--output_dir="], cwd=tmp_path)  # was: a run in runs/run
+    assert r.returncode == 2, r.stderr[-2000:]
+    _assert_one_line_error(r.stderr, "--output_dir='' is empty: pass a folder, or leave the flag out")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_resumes_after_sigkill(tmp_path, mnist_dir):
     out = tmp_path / "run"
     args = [*TINY, f"--data_dir={mnist_dir}", f"--output_dir={out}", "--epochs=8", "--steps_per_epoch=25",
