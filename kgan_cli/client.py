@@ -21,7 +21,7 @@ truncated `--latents` instead, e.g. from `kgan.sampling.truncate`).
 
 The latents for a seed are those of `GAN.generate(n, seed)`, so every path
 gives the same images. Bad input (a wrong latent width, num_images outside
-[1, 1024], --truncation outside [0, 1], a --server that is not an http(s) URL,
+[1, 1024] (or the export's --max_images), --truncation outside [0, 1], a --server that is not an http(s) URL,
 an option the back end cannot honour, an --out under a file, a request the
 server rejects) ends with one line on stderr and exit code 2; an unreachable
 server, a server failure or a failed write of --out with one line and exit code 1.
@@ -56,8 +56,10 @@ flags.DEFINE_enum("request_format", "inputs", ["inputs", "instances"],
                   "JSON request format for serving_default: columnar 'inputs' or row 'instances'.")
 flags.DEFINE_string("latents", None, "A .npy file of latents [n, latent_dim] to send (implies serving_default).")
 flags.DEFINE_integer("label", None, "Conditional models only: the class of every image, or -1 to cycle "
-                     "0, 1, ..., num_classes - 1 (with --tflite, -1 needs --num_classes).")
-flags.DEFINE_integer("num_classes", None, "Conditional TFLite models only: how many classes --label=-1 cycles.")
+                     "0, 1, ..., num_classes - 1 (with --tflite, the default; it needs --num_classes for a file outside its "
+                     "export folder).")
+flags.DEFINE_integer("num_classes", None, "Conditional TFLite models only: how many classes --label=-1 cycles "
+                     "(default: the export's kgan_export.json beside the file).")
 flags.DEFINE_string("grpc", None, "Ask TF Serving's gRPC API at host:port (e.g. localhost:8500) instead of REST.")
 flags.DEFINE_enum("output", "float32", ["float32", "uint8", "png"],
                   "What the generate signature answers: float32 images, uint8 images or PNG files.")
@@ -132,9 +134,10 @@ def _images():
             labels = FLAGS.label
         if z is not None:
             if run.conditional and labels is None:
-                if not FLAGS.num_classes:
+                num_classes = FLAGS.num_classes or run.num_classes  # the export's manifest, when beside the file
+                if not num_classes:
                     raise ConfigError("a conditional model needs --label=K, or --label=-1 with --num_classes")
-                labels = np.arange(len(z)) % FLAGS.num_classes
+                labels = np.arange(len(z)) % num_classes
             return run(z, labels)
         return run.generate(FLAGS.num_images, FLAGS.seed, labels=labels, num_classes=FLAGS.num_classes)
     if FLAGS.grpc:

@@ -228,7 +228,7 @@ def errors_exit():
 def native_stderr_held():
     """Holds what native code (TensorFlow's C++ logging) writes to stderr inside the block.
 
-    Replayed when the block succeeds; dropped when it raises, since the error
+    Replayed when the block succeeds (less the lines of `NATIVE_CHATTER`); dropped when it raises, since the error
     that is then reported says what went wrong in one line.
     """
     import tempfile
@@ -247,10 +247,15 @@ def native_stderr_held():
         os.close(saved)
         if ok:
             held.seek(0)
-            data = held.read()
+            data = b"".join(line for line in held.read().splitlines(keepends=True)
+                            if not line.startswith(NATIVE_CHATTER))
             if data:
                 os.write(2, data)
         held.close()
+
+
+# Lines native code prints on every success that tell a user nothing (the TFLite runtime's, once per interpreter).
+NATIVE_CHATTER = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
 
 
 # TensorFlow's INFO lines that say nothing to a user, one per checkpoint write (TF 2.21's functional_saver,

@@ -5,12 +5,27 @@
 generator), output `images` float32 `[batch, H, W, C]` in [0, 1].
 """
 
+import json
 import os
 
 import numpy as np
 
 from kgan.errors import ConfigError
+from kgan.export.publish import MANIFEST
 from kgan.export.saved_model import latents
+
+
+def export_manifest(path):
+    """The manifest (`kgan_export.json`) of the export version that holds the `.tflite` file `path` and lists it,
+    else `{}` (a file copied elsewhere, or one kgan-export did not write)."""
+    version_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    try:
+        with open(os.path.join(version_dir, MANIFEST)) as f:
+            manifest = json.load(f)
+        files = {os.path.normpath(v["file"]) for v in manifest["tflite"].values()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    return manifest if os.path.relpath(os.path.abspath(path), version_dir) in files else {}
 
 
 def _interpreter_class():
@@ -34,6 +49,11 @@ class TFLiteGenerator:
 
     Raises `ConfigError` if the file is missing or not a kgan generator, and
     when called with latents of the wrong shape.
+
+    Where the file sits in the export version that wrote it (beside its
+    `kgan_export.json`), the manifest supplies what the file does not record:
+    `num_classes` of a conditional generator (labels are checked against it,
+    and `generate` cycles them by default) and the export's `max_images`.
 
     Example:
 
@@ -69,6 +89,9 @@ class TFLiteGenerator:
         self.fixed_batch = batch if batch > 0 else None
         self.image_shape = tuple(int(d) for d in outputs[0]["shape"][1:])
         self._batch = None
+        manifest = export_manifest(path)
+        self.num_classes = manifest.get("num_classes") if self.conditional else None
+        self.max_images = manifest.get("max_images")
 
     def _run(self, z, y):
         if self._batch != len(z):
@@ -106,6 +129,9 @@ class TFLiteGenerator:
             if y.shape != (len(z),) or not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
                 raise ConfigError(f"labels must be {len(z)} non-negative integers (one per latent), "
                                   f"got {y.dtype} {list(y.shape)}")
+            if self.num_classes is not None and (y >= self.num_classes).any():
+                raise ConfigError(f"labels {sorted(set(y[y >= self.num_classes].tolist()))} are not classes of "
+                                  f"{self.path}: expected labels in [0, {self.num_classes - 1}]")
             y = np.ascontiguousarray(y, dtype=np.int32)
         elif labels is not None:
             raise ConfigError(f"{self.path} is not a conditional generator: it takes no labels")
@@ -128,9 +154,12 @@ class TFLiteGenerator:
         """Images from the latents `GAN.generate(num_images, seed)` uses (see `kgan.export.latents`).
 
         A conditional model needs `labels` (one per image, or one for all) or
-        `num_classes`, to cycle 0, 1, ..., num_classes - 1 as `GAN.generate` does.
+        `num_classes`, to cycle 0, 1, ..., num_classes - 1 as `GAN.generate` does
+        (default: the export's, when its manifest is beside the file).
+        `max_images`: the cap of `num_images` (default: the export's, else 1024).
         """
-        z = latents(num_images, self.latent_dim, seed, max_images=max_images)
+        z = latents(num_images, self.latent_dim, seed, max_images=max_images or self.max_images)
+        num_classes = num_classes or self.num_classes
         if self.conditional and labels is None:
             if not num_classes:
                 raise ConfigError(f"{self.path} is a conditional generator: pass labels or num_classes")

@@ -97,6 +97,26 @@ def test_tflite_takes_labels(cgan, cexported):
         run(z, labels[:3])
 
 
+def test_tflite_in_its_export_takes_the_classes_from_the_manifest(cgan, cexported, tmp_path):
+    """The file does not record num_classes; the kgan_export.json beside it does: `generate` cycles the classes
+    as GAN.generate does and a label outside them is refused by name. A copy elsewhere needs num_classes."""
+    run = serving.TFLiteGenerator(cexported.tflite["float32"])
+    assert run.num_classes == NUM_CLASSES and run.max_images == export.MAX_IMAGES
+    want = cgan.generate(7, seed=4, labels=np.arange(7) % NUM_CLASSES)
+    assert np.abs(run.generate(7, seed=4) - want).max() <= 1e-4
+    with pytest.raises(ConfigError, match=r"labels \[3\] are not classes of .*expected labels in \[0, 2\]"):
+        run(cgan.latents(4, seed=0), [0, 1, 2, 3])
+    copy = tmp_path / "copy.tflite"
+    copy.write_bytes(open(cexported.tflite["float32"], "rb").read())
+    elsewhere = serving.TFLiteGenerator(copy)
+    assert elsewhere.num_classes is None and elsewhere.max_images is None
+    with pytest.raises(ConfigError, match="conditional generator: pass labels or num_classes"):
+        elsewhere.generate(7, seed=4)
+    assert np.abs(elsewhere.generate(7, seed=4, num_classes=NUM_CLASSES) - want).max() <= 1e-4
+    with pytest.raises(ConfigError, match=r"labels \[0, 1, 2, 3\] include a class .* does not have"):
+        elsewhere(cgan.latents(4, seed=0), [0, 1, 2, 3])  # the runtime's lookup finds it
+
+
 def test_fixed_batch_conditional_tflite(cgan, tmp_path):
     r = export.export_generator(cgan, tmp_path, formats=("tflite",), fixed_batch=4, tflite_variants=("float32",))
     run = serving.TFLiteGenerator(r.tflite["float32"])

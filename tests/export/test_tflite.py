@@ -114,6 +114,16 @@ def test_runner_generate_rejects_num_images(exported, n):
         serving.TFLiteGenerator(exported.tflite["float32"]).generate(n)
 
 
+def test_runner_generate_takes_the_exports_max_images(gan, tmp_path):
+    """`generate`'s cap is the export's `max_images` (its manifest beside the file), not always 1024."""
+    r = export.export_generator(gan, tmp_path, formats=("tflite",), tflite_variants=("float32",), max_images=1100)
+    run = serving.TFLiteGenerator(r.tflite["float32"])
+    assert run.max_images == 1100
+    assert run.generate(1100, seed=2).shape == (1100, 28, 28, 1)
+    with pytest.raises(ConfigError, match=r"num_images must be an integer in \[1, 1100\]"):
+        run.generate(1101)
+
+
 def test_runner_rejects_missing_and_corrupt_files(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         serving.TFLiteGenerator(tmp_path / "nope.tflite")
