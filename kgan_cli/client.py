@@ -56,8 +56,8 @@ flags.DEFINE_enum("request_format", "inputs", ["inputs", "instances"],
                   "JSON request format for serving_default: columnar 'inputs' or row 'instances'.")
 flags.DEFINE_string("latents", None, "A .npy file of latents [n, latent_dim] to send (implies serving_default).")
 flags.DEFINE_integer("label", None, "Conditional models only: the class of every image, or -1 to cycle "
-                     "0, 1, ..., num_classes - 1 (with --tflite, the default; it needs --num_classes for a file outside its "
-                     "export folder).")
+                     "0, 1, ..., num_classes - 1 (with --tflite, the default; outside its export "
+                     "folder it needs --num_classes).")
 flags.DEFINE_integer("num_classes", None, "Conditional TFLite models only: how many classes --label=-1 cycles "
                      "(default: the export's kgan_export.json beside the file).")
 flags.DEFINE_string("grpc", None, "Ask TF Serving's gRPC API at host:port (e.g. localhost:8500) instead of REST.")
