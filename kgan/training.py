@@ -125,7 +125,7 @@ def default_callbacks(config, workdir, restore_dir=None, preemption=True, evalua
                                  every_n_epochs=config.sample_every, tensorboard_dir=tb_dir)] if outputs else []
     logs = [callbacks.LossPlot(path(workdir, workdir_lib.LOSSES)),
             callbacks.MetricsLog(path(workdir, workdir_lib.METRICS), append=True),
-            keras.callbacks.TensorBoard(tb_dir, write_graph=False)] if outputs else []
+            callbacks.TensorBoard(tb_dir, write_graph=False)] if outputs else []
     return [
         ckpt,
         callbacks.DivergenceGuard(ckpt, rollback=config.on_nan == "rollback"),

@@ -104,6 +104,27 @@ def test_checkpoint_resumes_epoch_optimizers_and_noise_state(tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
+def _scalars(logdir):
+    """`{tag: [values]}` of the scalar summaries in the event files under `logdir`."""
+    out = {}
+    for root, _, files in os.walk(logdir):
+        for name in files:
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
+                for v in event.summary.value:
+                    out.setdefault(v.tag, []).append(float(tf.make_ndarray(v.tensor)))
+    return out
+
+
+def test_tensorboard_logs_both_learning_rates(tmp_path):
+    gan = kgan.GAN(nets.mlp_generator(latent_dim=4, units=(16,)), nets.mlp_discriminator(units=(16,)), seed=1)
+    gan.compile(keras.optimizers.Adam(4e-4), keras.optimizers.Adam(1e-4))
+    gan.fit(_data(), epochs=2, verbose=0, callbacks=[callbacks.TensorBoard(str(tmp_path / "tb"), write_graph=False)])
+    scalars = _scalars(tmp_path / "tb" / "train")
+    np.testing.assert_allclose(scalars["epoch_d_learning_rate"], [4e-4, 4e-4], rtol=1e-6)
+    np.testing.assert_allclose(scalars["epoch_g_learning_rate"], [1e-4, 1e-4], rtol=1e-6)
+    assert "epoch_learning_rate" not in scalars and "epoch_d_loss" in scalars  # not G's rate alone, unnamed
+
+
 def test_a_finished_run_fit_again_trains_nothing_and_says_so(tmp_path, caplog):
     _gan().fit(_data(), epochs=2, verbose=0, callbacks=[callbacks.Checkpoint(tmp_path / "ckpt")])
     again = _gan()
