@@ -108,6 +108,9 @@ def test_time_limit_ends_the_epoch_early_and_checkpoints_it(tmp_path):
     steps = int(gan.g_optimizer.iterations.numpy())
     assert 0 < steps < 100_000
     assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")).endswith(f"ckpt-{steps}")
+    resumed = callbacks.Checkpoint(tmp_path / "ckpt")  # a rerun goes on with the next epoch (SIGTERM's reruns it)
+    resumed.set_model(gan)
+    assert resumed.restore() == 1
     with pytest.raises(ValueError, match="minutes must be a positive number"):
         callbacks.TimeLimit(0)
 
