@@ -224,6 +224,7 @@ def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
             workdir_lib.write_clusters(workdir, clusters_bytes)
         for name, text in (run_files or {}).items():
             atomic_write(workdir_lib.path(workdir, name), text)
+        workdir_lib.append_history(workdir, config, (run_files or {}).get(workdir_lib.FLAGS))
     if config.steps_per_epoch:
         ds = ds.repeat()  # a capped epoch continues where the last one stopped
     log.info("training %s%s (%s loss) on %s %s with global batch %d on %d replica(s) into %s",

@@ -5,6 +5,8 @@
     workdir/config.json        the settings of the run, its image shape and its data split (checked on resume)
     workdir/clusters.npz       with `clusters`: the k-means centroids and shares (reused on resume)
     workdir/flags.cfg          the command line's flags (a flagfile that reproduces the run)
+    workdir/history.jsonl      one line per start of training: when, from which generator step, the settings and
+                               flags of that command (config.json and flags.cfg hold the latest one only)
     workdir/samples/*.png      a sample grid per epoch, same latents each time
     workdir/progress.gif       those grids animated
     workdir/losses.png, .csv   losses and D outputs against generator step
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 CONFIG = "config.json"
 CLUSTERS = "clusters.npz"
 FLAGS = "flags.cfg"
+HISTORY = "history.jsonl"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 TENSORBOARD = "tensorboard"
@@ -76,6 +79,25 @@ def config_json(config, image_shape, data_split=None):
 
 def write_config(workdir, config, image_shape, data_split=None):
     atomic_write(path(workdir, CONFIG), config_json(config, image_shape, data_split))
+
+
+def append_history(workdir, config, flags_text=None):
+    """Adds one line to `workdir/history.jsonl`: the time, the generator step training starts from (that of the
+    latest checkpoint, 0 for a new run, None if its index is damaged), every setting and, from the command line, its flags. A resumed run with
+    other settings rewrites config.json and flags.cfg; this keeps what each earlier command trained with."""
+    import datetime
+
+    try:
+        step = checkpoint_step(workdir) or 0
+    except Exception:  # noqa: BLE001 - a damaged checkpoint index: resuming repairs it (kgan.integrity); step unknown
+        step = None
+    entry = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+             "from_step": step, "config": dataclasses.asdict(config)}
+    if flags_text is not None:
+        entry["flags"] = flags_text
+    line = json.dumps(entry, sort_keys=True, default=list) + "\n"
+    with open(path(workdir, HISTORY), "a") as f:  # one write of one line: a kill leaves at most a partial last line
+        f.write(line)
 
 
 def read_saved(workdir):
@@ -142,7 +164,8 @@ def check_workdir(workdir, config, image_shape):
             changed.append(f"{key} {a!r} -> {b!r}")
     if changed:
         log.warning("resuming %s with other settings than it was trained with: %s (config.json and flags.cfg now "
-                    "record this command's; its earlier epochs trained with the old ones)", workdir, ", ".join(changed))
+                    "record this command's; its earlier epochs trained with the old ones, kept in %s)", workdir,
+                    ", ".join(changed), HISTORY)
     return changed
 
 

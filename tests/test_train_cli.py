@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -64,6 +65,8 @@ def test_dcgan_flagfile_run_fills_the_output_dir(tmp_path, mnist_dir):
     assert any(f.startswith("events") for _, _, fs in os.walk(out / "tensorboard") for f in fs)
     flags_text = (out / "flags.cfg").read_text()
     assert "--batch_size=32" in flags_text and "--clusters=100" in flags_text
+    (entry,) = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert entry["flags"] == flags_text and entry["from_step"] == 0 and entry["config"]["batch_size"] == 32
     assert "10000 images" in r.stderr  # the loader says what it found
     # dcgan.cfg holds out a seeded 20% for the quality metrics: k-means, like training, sees the other 8,000.
     assert "the train part, 8000 images (holdout 0.2, seed 0)" in r.stderr

@@ -1,6 +1,7 @@
 """kgan.workdir: config.json of runs written before network settings could be unset still loads and resumes; a
 loaded run is logged by its own checkpoint."""
 
+import dataclasses
 import json
 
 import pytest
@@ -48,6 +49,21 @@ def test_resuming_with_other_training_settings_is_allowed_and_named_in_a_warning
                                                                diff_augment="translation"), (28, 28, 1))
     assert changed == ["diff_augment '' -> 'translation'", "batch_size 256 -> 16", "seed 0 -> 7"]
     assert f"resuming {tmp_path} with other settings than it was trained with: " + ", ".join(changed) in caplog.text
+
+
+def test_history_keeps_every_command_a_resume_replaced(tmp_path, mnist_dir):
+    """config.json holds the latest command's settings; history.jsonl one line per start, with its step."""
+    from kgan import training
+
+    config = TrainConfig(network="mlp", g_filters=(8,), d_filters=(8,), latent_dim=4, data_dir=mnist_dir,
+                         batch_size=16, epochs=1, steps_per_epoch=2, num_samples=4, verbose=0)
+    training.train_and_evaluate(config, str(tmp_path))
+    training.train_and_evaluate(dataclasses.replace(config, batch_size=8, epochs=2), str(tmp_path))
+    history = [json.loads(line) for line in (tmp_path / workdir.HISTORY).read_text().splitlines()]
+    assert [(h["from_step"], h["config"]["batch_size"], h["config"]["epochs"]) for h in history] == [(0, 16, 1),
+                                                                                                      (2, 8, 2)]
+    assert json.loads((tmp_path / workdir.CONFIG).read_text())["batch_size"] == 8
+    assert "flags" not in history[0]  # a library call has no command line
 
 
 def test_no_run_and_an_unreadable_config_are_one_line(tmp_path):
