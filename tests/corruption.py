@@ -130,7 +130,7 @@ def _hashes(root):
 
 # What a training rerun legitimately rewrites or adds (outputs of every epoch).
 _RUN_OUTPUTS = re.compile(r"^(metrics\.csv|losses\.(png|csv)|progress\.gif|samples/.*|tensorboard/.*|\.lock|"
-                          r"config\.json|flags\.cfg|checkpoints/.*)$")
+                          r"config\.json|flags\.cfg|history\.jsonl|checkpoints/.*)$")
 
 
 def run_case(server, pristine, root, seed, focus=None):
@@ -184,6 +184,9 @@ def run_case(server, pristine, root, seed, focus=None):
         if p == "config.json":  # rewritten with this command's settings: the same run
             old, new = (json.load(open(os.path.join(d, p))) for d in (pristine, case))
             assert {**old, "epochs": EPOCHS + 1} == new, f"{what}: training rewrote {p} as another run"
+        if p == "history.jsonl":  # only appended to: one line for this start
+            old, new = (open(os.path.join(d, p)).read() for d in (pristine, case))
+            assert new.startswith(old) and new[len(old):].count("\n") == 1, f"{what}: training rewrote {p}"
     for p in ("clusters.npz",):
         if p in before and p not in damaged_paths:
             assert after.get(p) == before[p], f"{what}: {p} changed"
