@@ -164,8 +164,8 @@ def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path):
 
         # Only the chief wrote the run; the other worker's temporary directory is gone.
         out = tmp_path / "run" / kind
-        expected = [".lock", "checkpoints", "config.json", "losses.csv", "losses.png", "metrics.csv", "progress.gif",
-                    "samples", "tensorboard"] + (["clusters.npz"] if kind == "clusters" else [])
+        expected = [".lock", "checkpoints", "config.json", "history.jsonl", "losses.csv", "losses.png", "metrics.csv",
+                    "progress.gif", "samples", "tensorboard"] + (["clusters.npz"] if kind == "clusters" else [])
         assert sorted(p.name for p in out.iterdir()) == sorted(expected), kind
         assert len(list((out / "samples").glob("*.png"))) == 2, kind
     assert not [p for p in (tmp_path / "run").rglob("*") if ".worker-" in str(p)]
