@@ -1,6 +1,6 @@
 """A folder of PNG/JPEG images, class labels from subfolder names.
 
-All files are checked (header only) before training, so an unreadable file or
+All files are checked (decoded once) before training, so an unreadable file or
 a mix of sizes is a one-line `DataError` naming the file, not a crash mid-run.
 Grayscale folders stay one channel; anything else is read as RGB.
 """
@@ -19,8 +19,14 @@ EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 def list_images(directory):
-    paths = []
-    for root, dirs, files in os.walk(directory):
+    """The image files under `directory`, sorted, symlinked subfolders followed (each real folder once)."""
+    paths, seen = [], set()
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree, or two links to one folder: its images once
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs.sort()
         paths += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(EXTENSIONS)]
     return paths
@@ -33,16 +39,23 @@ def has_images(directory):
 def _inspect(paths, image_size):
     from PIL import Image, UnidentifiedImageError
 
-    sizes, modes = {}, collections.Counter()
+    sizes, modes, bad = {}, collections.Counter(), []
     for p in paths:
         try:
             with Image.open(p) as im:
                 im.verify()
             with Image.open(p) as im:
+                im.load()  # the pixels too: a file whose headers pass but whose data does not would fail mid-run
                 sizes.setdefault(im.size, p)
                 modes[im.mode] += 1
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-            raise DataError(f"{p}: not a readable image ({type(e).__name__})") from e
+            bad.append((p, type(e).__name__))
+    if len(bad) == 1:
+        raise DataError(f"{bad[0][0]}: not a readable image ({bad[0][1]})")
+    if bad:  # all of them at once: cleaning a folder should not take a run per file
+        named = ", ".join(f"{p} ({why})" for p, why in bad[:3])
+        raise DataError(f"{len(bad)} files are not readable images: {named}"
+                        + (f" and {len(bad) - 3} more" if len(bad) > 3 else ""))
     if len(sizes) > 1 and image_size is None:
         (s1, p1), (s2, p2) = list(sizes.items())[:2]
         raise DataError(

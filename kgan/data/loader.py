@@ -64,6 +64,8 @@ def source_for(name, data_dir=None):
             raise DataError(f"data_dir {data_dir} does not exist or is not a folder")
         return name
     if data_dir and os.path.isdir(data_dir):
+        if os.path.isdir(os.path.join(data_dir, name.split(":")[0])):  # TFDS's layout: data_dir/<name>/<version>/
+            return "tfds"
         if idx.has_idx(data_dir):
             if name not in IDX_DATASETS and not tfds.is_dataset_name(name):
                 raise DataError(tfds.UNKNOWN.format(name=name))
@@ -71,8 +73,11 @@ def source_for(name, data_dir=None):
                 raise DataError(f"dataset {name!r} does not come as IDX files, but data_dir {data_dir} holds IDX "
                                 f"files: to train on them pass dataset 'idx' (or one of {', '.join(IDX_DATASETS)})")
             return "idx"
-        if folder.has_images(data_dir):
-            return "folder"
+        if folder.has_images(data_dir):  # e.g. mnist (the default) with a folder of photos: not recorded as mnist
+            if not tfds.is_dataset_name(name):
+                raise DataError(tfds.UNKNOWN.format(name=name))
+            raise DataError(f"dataset {name!r} is a TFDS dataset, but data_dir {data_dir} holds image files: to "
+                            "train on them pass dataset 'folder'")
     return "tfds"
 
 

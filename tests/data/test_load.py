@@ -1,5 +1,6 @@
 """kgan.data.load: the pipeline over every source, TFDS offline and mocked, image folders."""
 
+import os
 import time
 
 import numpy as np
@@ -92,8 +93,14 @@ def test_image_folder(tmp_path):
     np.testing.assert_allclose((x.numpy()[:, 0, 0, 0] + 1) * 127.5, np.where(y.numpy() == 0, 10, 200), atol=1e-3)
     x = next(iter(kgan.data.load("folder", data_dir=str(tmp_path), batch_size=2, image_size=(4, 4))))
     assert x.shape == (2, 4, 4, 1)
-    # A data_dir full of images is read as a folder whatever the dataset name.
-    assert kgan.data.source_for("mnist", str(tmp_path)) == "folder"
+    # A data_dir of images under a TFDS name (mnist is the default) is refused, not trained on as that dataset;
+    # until 2026-12-07 it was read as a folder and the run recorded as mnist.
+    for name, message in (("mnist", "dataset 'mnist' is a TFDS dataset, but data_dir .* holds image files: to train "
+                                    "on them pass dataset 'folder'"),
+                          ("no_such_set", "unknown dataset 'no_such_set'")):
+        with pytest.raises(DataError, match=message):
+            kgan.data.load(name, data_dir=str(tmp_path), batch_size=2)
+    assert kgan.data.source_for("folder", str(tmp_path)) == "folder"
 
 
 def test_image_folder_errors(tmp_path):
@@ -107,6 +114,44 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "b.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="b.png: not a readable image"):
         kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
+    # Every bad file in one error, so a folder is cleaned in one go.
+    for name in ("c.jpg", "d.png", "e.png", "f.png"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(DataError, match=r"5 files are not readable images: \S*b.png \(\w+\), \S*c.jpg \(\w+\), "
+                                        r"\S*d.png \(\w+\) and 2 more$"):
+        kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
+
+
+def test_an_image_whose_headers_pass_but_whose_pixels_do_not_decode_is_named_before_training(tmp_path):
+    """Checking headers (PIL's verify) let such a file through to TensorFlow's decoder mid-run: a traceback."""
+    import zlib
+
+    Image.fromarray(np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)).save(tmp_path / "a.png")
+    Image.fromarray(np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)).save(tmp_path / "b.png")
+    data = bytearray((tmp_path / "b.png").read_bytes())
+    start = data.index(b"IDAT") + 4
+    length = int.from_bytes(data[start - 8:start - 4], "big")
+    data[start + 20:start + 60] = bytes(255 - b for b in data[start + 20:start + 60])  # damaged pixel data
+    crc = zlib.crc32(bytes(data[start - 4:start + length])).to_bytes(4, "big")  # with a valid checksum
+    data[start + length:start + length + 4] = crc
+    (tmp_path / "b.png").write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"b.png: not a readable image"):
+        kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
+
+
+def test_symlinked_subfolders_are_read_once(tmp_path):
+    for name in ("real_a", "real_b"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / name / f"{i}.png")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a").symlink_to(tmp_path / "real_a")
+    (tmp_path / "data" / "b").symlink_to(tmp_path / "real_b")
+    (tmp_path / "data" / "b2").symlink_to(tmp_path / "real_b")  # the same folder twice: its images once
+    (tmp_path / "real_a" / "loop").symlink_to(tmp_path / "data")  # a link back up: no endless walk
+    paths = kgan.data.folder.list_images(str(tmp_path / "data"))
+    assert [os.path.relpath(p, tmp_path / "data") for p in paths] == ["a/0.png", "a/1.png", "a/2.png", "b/0.png",
+                                                                      "b/1.png", "b/2.png"]
 
 
 def test_tfds_under_mock_data():
