@@ -82,3 +82,18 @@ def one_of(name, value, choices, error=ConfigError):
     if value not in choices:
         raise error(f"unknown {name} {value!r}: expected one of {', '.join(map(str, choices))}")
     return value
+
+
+def image_size(name, value, error=ConfigError):
+    """`(H, W)` from two positive integers, or one for a square; raises otherwise ("... must be H,W or one size").
+
+    >>> image_size("image_size", (64, 32)), image_size("image_size", 48), image_size("image_size", [48])
+    ((64, 32), (48, 48), (48, 48))
+    """
+    size = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or not all(is_int(v) and v > 0 for v in size):
+        shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else repr(value)
+        raise error(f"{name} must be two positive integers H,W (or one, for a square), got {shown}")
+    return tuple(int(v) for v in size)

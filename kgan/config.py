@@ -54,10 +54,7 @@ def _ema_decay(name, value):
 
 
 def _image_size(name, value):
-    size = tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(size) != 2 or not all(checks.is_int(v) and v > 0 for v in size):
-        raise ConfigError(f"{name} must be two positive integers H,W, got {value!r}")
-    return size
+    return checks.image_size(name, value)
 
 
 def _diff_augment(name, value):
@@ -91,7 +88,7 @@ class TrainConfig:
                                    "PNG/JPEG images; for TFDS names, the TFDS data directory.")
     split: str | None = setting(None, "Which split to train on (default: all a local folder holds; TFDS: train).")
     image_size: tuple[int, ...] | None = setting(
-        None, "H,W: resize every image to H x W (area filter), e.g. 64,64 for a folder of mixed or larger images "
+        None, "H,W (or one size, for a square): resize every image to H x W (area filter), e.g. 64,64 for a folder of mixed or larger images "
         "(default: the images' own size; not for IDX data).", _image_size)
     # networks: the family, then its own arguments (None: the family's default, not passed)
     network: str = setting("dcgan", "Network family of G and D (kgan.nets): dcgan, mlp, cdcgan "
@@ -213,6 +210,13 @@ class TrainConfig:
                                                                           "eval_every)"))
     holdout_seed: int = setting(0, "Seed of the --holdout choice (by index: the same images for every --seed).",
                                 _seed)
+
+    def __post_init__(self):
+        # One size is a square (`--image_size=48`), kept as H,W so that config.json and resuming compare alike.
+        size = self.image_size
+        one = size[0] if isinstance(size, (tuple, list)) and len(size) == 1 else size
+        if checks.is_int(one) and one > 0:
+            self.image_size = (int(one), int(one))
 
     def validate(self):
         """Raises `ConfigError` naming the first bad setting and what is allowed; returns self.

@@ -39,8 +39,14 @@ def test_image_size_resizes_a_folder_of_mixed_sizes_and_trains_with_diff_augment
     assert restored.diff_augment.policy == "color,translation,cutout"
 
 
+def test_one_image_size_is_a_square():
+    assert TrainConfig(image_size=(48,)).image_size == TrainConfig(image_size=48).image_size == (48, 48)
+    assert TrainConfig(image_size=(64, 32)).image_size == (64, 32)
+
+
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(image_size=(32,)), "image_size must be two positive integers H,W"),
+    (dict(image_size=(32, 32, 3)), "image_size must be two positive integers H,W \\(or one, for a square\\), "
+                                   "got 32,32,3"),
     (dict(image_size=(0, 32)), "image_size must be two positive integers H,W"),
     (dict(diff_augment="color,zoom"), "diff_augment must be comma-separated transforms"),
 ])

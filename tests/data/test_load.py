@@ -139,6 +139,18 @@ def test_an_image_whose_headers_pass_but_whose_pixels_do_not_decode_is_named_bef
         kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
 
 
+def test_image_size_from_python_is_checked_like_the_flag(tmp_path):
+    """Python callers get the flag's one-line error (a TypeError or unpacking error, or TensorFlow's at the first
+    batch for (0, 64), until 2026-12-07); one size is a square."""
+    for i in range(2):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    x = next(iter(kgan.data.load("folder", data_dir=str(tmp_path), batch_size=2, image_size=4)))
+    assert x.shape == (2, 4, 4, 3)
+    for bad, shown in (((0, 64), "0,64"), ("64,64", "'64,64'"), ((4, 4, 4), "4,4,4")):
+        with pytest.raises(DataError, match=f"image_size must be two positive integers H,W .*, got {shown}$"):
+            kgan.data.load("folder", data_dir=str(tmp_path), batch_size=2, image_size=bad)
+
+
 def test_symlinked_subfolders_are_read_once(tmp_path):
     for name in ("real_a", "real_b"):
         (tmp_path / name).mkdir()
