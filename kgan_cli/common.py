@@ -104,7 +104,8 @@ def parse_flags(argv):
     try:
         return flags.FLAGS(expand_nested_flagfiles(argv))
     except flags.Error as e:
-        fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, prog=os.path.basename(argv[0]))
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        fail(first.removeprefix("ERROR:: "), prog=os.path.basename(argv[0]))  # absl's prefix for a missing flagfile
     except BrokenPipeError:  # `--help | head`: the reader has gone, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)

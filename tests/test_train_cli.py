@@ -168,6 +168,7 @@ def test_resumes_after_sigkill(tmp_path, mnist_dir):
         (["--cpu_replicas=2", "--strategy=default"], "cpu_replicas=2 does not apply to strategy default"),  # 1 device
         (["--tpu=foo"], "tpu='foo' applies to strategy tpu only, not auto"),  # was ignored
         (["--holdout_seed=4294967296"], "holdout_seed must be an integer in [0, 4294967295], got 4294967296"),
+        (["--flagfile=/nonexistent/x.cfg"], "error: Unable to open flagfile: "),  # was "error: ERROR:: Unable ..."
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):

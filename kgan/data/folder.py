@@ -92,7 +92,8 @@ def load_folder(directory, with_labels=False, image_size=None):
         index = {c: i for i, c in enumerate(classes)}
         labels = [index[os.path.relpath(p, directory).split(os.sep)[0]] for p in paths]
         log.info("classes: %s", ", ".join(classes))
-    log.info("found %d images in %s (%dx%dx%d)", len(paths), directory, h, w, channels)
+    log.info("found %d image%s in %s (%dx%dx%d)", len(paths), "" if len(paths) == 1 else "s", directory, h, w,
+             channels)
 
     def decode(path):
         x = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)

@@ -185,7 +185,11 @@ def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuf
     log.info("dataset %r: %s source%s", name, source, f" at {data_dir}" if data_dir else "")
     image_size = checks.image_size("image_size", image_size, error=DataError) if image_size is not None else None
     ds, num = SOURCES[source](name, data_dir, split, with_labels, image_size)
+    total = num
     ds, num = _part(ds, num, holdout, part, holdout_seed)
+    if part == "train" and holdout and drop_remainder and num is not None and batch_size > num:
+        raise DataError(f"batch_size={batch_size} is larger than the {num} training images: {total} less the "
+                        f"{total - num} held out for the metrics (holdout {holdout:g}); lower batch_size or holdout")
     if part != "all" and holdout:
         log.info("dataset %r: the %s part, %d images (holdout %.2g, seed %d)", name, part, num, holdout, holdout_seed)
     return pipeline.finish(ds, num, batch_size=batch_size, shuffle=shuffle, seed=seed, cache=cache,

@@ -48,7 +48,7 @@ def doublings(image_shape):
     if n == 0 or max(h, w) > 8:
         raise _checks.ConfigError(
             f"image_shape {tuple(image_shape)}: height and width must be a power-of-two multiple of a small base "
-            f"(4 to 8 px: e.g. 28, 32, 64, 128) for the dcgan networks")
+            f"(4 to 8 px: e.g. 28, 32, 64, 128) for the dcgan and cdcgan networks")
     return n, (h, w)
 
 

@@ -139,6 +139,15 @@ def test_an_image_whose_headers_pass_but_whose_pixels_do_not_decode_is_named_bef
         kgan.data.load("folder", data_dir=str(tmp_path), batch_size=1)
 
 
+def test_a_batch_larger_than_the_training_part_names_the_holdout(tmp_path):
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / f"{i}.png")
+    split = kgan.data.split.plan("folder", data_dir=str(tmp_path), holdout=0.34)
+    with pytest.raises(DataError, match=r"batch_size=3 is larger than the 2 training images: 3 less the 1 held out "
+                                        r"for the metrics \(holdout 0.34\); lower batch_size or holdout"):
+        kgan.data.load("folder", data_dir=str(tmp_path), batch_size=3, **split["train"])
+
+
 def test_image_size_from_python_is_checked_like_the_flag(tmp_path):
     """Python callers get the flag's one-line error (a TypeError or unpacking error, or TensorFlow's at the first
     batch for (0, 64), until 2026-12-07); one size is a square."""
