@@ -259,9 +259,9 @@ def native_stderr_held():
 NATIVE_CHATTER = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
 
 
-# TensorFlow's INFO lines that say nothing to a user, one per checkpoint write (TF 2.21's functional_saver,
-# through absl's logger).
-CHATTER = ("Sharding callback duration",)
+# TensorFlow's INFO lines that say nothing to a user: one per checkpoint write (TF 2.21's functional_saver,
+# through absl's logger), and a dozen per traced step under MirroredStrategy (its cross-device reductions).
+CHATTER = ("Sharding callback duration", "Reduce to /job:", "Collective all_reduce tensors:")
 
 
 class _DropChatter(logging.Filter):
@@ -272,10 +272,15 @@ class _DropChatter(logging.Filter):
 def run(main):
     """`absl.app.run(main)` with `parse_flags`: a bad flag or flagfile is one line and exit code 2.
 
-    TensorFlow's per-checkpoint `CHATTER` is dropped from the log; everything else it logs stays."""
+    TensorFlow's `CHATTER` is dropped from the log, and its lines come out once; everything else it logs stays."""
     from absl import app
 
     logging.getLogger("absl").addFilter(_DropChatter())  # TF's checkpoint code logs through absl's logger
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.addFilter(_DropChatter())
+    # TensorFlow gave its logger a handler of its own when it was imported before absl set up logging: every line it
+    # logs then came out twice ("INFO:tensorflow:..." and absl's "I1207 ..."). absl's handler on the root is enough.
+    tf_logger.handlers.clear()
     entry = sys.modules.get("__main__")
     if entry is not None and not getattr(entry, "__doc__", None):  # a console script: --help shows what it does
         entry.__doc__ = sys.modules[main.__module__].__doc__

@@ -111,6 +111,15 @@ def test_help_is_a_success(tmp_path, flag):
     assert "--output_dir:" in r.stdout + r.stderr and "error:" not in r.stderr
 
 
+def test_two_replicas_log_each_line_once_without_reduction_chatter(tmp_path, mnist_dir):
+    r = run([*TINY, f"--data_dir={mnist_dir}", f"--output_dir={tmp_path / 'run'}", "--epochs=1",
+             "--steps_per_epoch=2", "--cpu_replicas=2", "--progress=none"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    # TensorFlow's own handler printed each of its lines a second time, as "INFO:tensorflow:..." (until 2026-12-07).
+    assert r.stderr.count("Using MirroredStrategy with devices") == 1, r.stderr[-3000:]
+    assert "INFO:tensorflow:" not in r.stderr and "Reduce to /job:" not in r.stderr, r.stderr[-3000:]
+
+
 def test_an_empty_output_dir_is_refused_not_read_as_the_default(tmp_path):
     r = run([*TINY, "--data_dir=/nonexistent/unused", "--output_dir="], cwd=tmp_path)  # was: a run in runs/run
     assert r.returncode == 2, r.stderr[-2000:]
