@@ -24,6 +24,8 @@ come from a labeller (`kgan.labellers`), and label smoothing is a loss wrapper
 (`kgan.losses.with_label_smoothing`).
 """
 
+import logging
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -33,6 +35,11 @@ from kgan import losses as losses_lib
 from kgan import optimizers
 from kgan.errors import ConfigError
 from kgan.losses import diversity, penalties
+
+log = logging.getLogger(__name__)
+
+FIT_TAKES = ("fit takes float images [N, H, W, C] in [-1, 1] (a numpy array or tensor, or a tf.data.Dataset of "
+             "such batches, of (images, labels) batches for a conditional GAN), as kgan.data.load gives")
 
 
 def _has_batchnorm(model):
@@ -56,6 +63,22 @@ def _for_keras_reduction(logs):
 def _float32(x):
     """A network's output in float32 (a no-op unless a mixed dtype policy computes in 16 bits)."""
     return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
+
+
+def _optimizer(name, value):
+    """An optimizer from what `compile` got: None (the default FusedAdam), an optimizer, a name or a config."""
+    if value is None:
+        return optimizers.FusedAdam(2e-4, beta_1=0.5)
+    try:
+        return keras.optimizers.get(value)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{name} must be a Keras optimizer, its name (e.g. 'adam') or its config, got {value!r}") \
+            from e
+
+
+def _size(shape):
+    """`[N, 28, 28, 1]`'s image size "28x28x1" (a `?` for an unknown dimension)."""
+    return "x".join("?" if d is None else str(d) for d in shape) or "scalars"
 
 
 def _to_unit_range(images):
@@ -180,8 +203,9 @@ class GAN(keras.Model):
         """Configures training.
 
         Args:
-            d_optimizer, g_optimizer: Keras optimizers (default `kgan.optimizers.FusedAdam(2e-4,
-                beta_1=0.5)`: Keras's Adam with each variable's update as one TensorFlow kernel).
+            d_optimizer, g_optimizer: Keras optimizers, or what `keras.optimizers.get` takes ("adam", a
+                config dict) (default `kgan.optimizers.FusedAdam(2e-4, beta_1=0.5)`: Keras's Adam with each
+                variable's update as one TensorFlow kernel).
                 Different learning rates for D and G give two time-scale updates (TTUR).
             loss: a name in `kgan.losses.LOSSES` or a function
                 `(real_logits, fake_logits) -> (d_loss, g_loss)`.
@@ -231,8 +255,10 @@ class GAN(keras.Model):
         `LossScaleOptimizer` and both losses scaled (Keras wraps only one). Under
         either mixed policy the losses are computed in float32.
         """
-        d_optimizer = d_optimizer or optimizers.FusedAdam(2e-4, beta_1=0.5)
-        g_optimizer = g_optimizer or optimizers.FusedAdam(2e-4, beta_1=0.5)
+        if "optimizer" in kwargs:
+            raise ConfigError("a GAN takes two optimizers, d_optimizer= and g_optimizer=, not optimizer=")
+        d_optimizer = _optimizer("d_optimizer", d_optimizer)
+        g_optimizer = _optimizer("g_optimizer", g_optimizer)
         if d_optimizer is g_optimizer:
             raise ConfigError("d_optimizer and g_optimizer must be two different optimizer objects")
         self.loss_fn = losses_lib.get(loss)
@@ -573,11 +599,60 @@ class GAN(keras.Model):
         return _for_keras_reduction(logs)
 
     def fit(self, x=None, *args, **kwargs):
-        """Keras's `fit`; a `tf.data.Dataset` is not reshuffled by default (it shuffles itself, as
-        `kgan.data.load`'s does), so Keras's "shuffle=True was passed, but will be ignored" warning stays away."""
+        """Keras's `fit`, on images in [-1, 1] (the generator's range) shaped as the generator's output.
+
+        Integer images (uint8 in [0, 255]), images of another shape and data that is no array, tensor or
+        `tf.data.Dataset` raise one `ConfigError` before training; float arrays with no negative value
+        (images in [0, 1]) log a warning. `(images, labels)` is `fit(images, labels)`. A `tf.data.Dataset`
+        is not reshuffled by default (it shuffles itself, as `kgan.data.load`'s does), so Keras's
+        "shuffle=True was passed, but will be ignored" warning stays away."""
+        if isinstance(x, tuple) and len(x) == 2 and not args and kwargs.get("y") is None:
+            x, kwargs["y"] = x  # (images, labels) arrays
+        self._check_fit_data(x)
         if isinstance(x, tf.data.Dataset) and len(args) < 8 and "shuffle" not in kwargs:  # 9th: shuffle
             kwargs["shuffle"] = False
         return super().fit(x, *args, **kwargs)
+
+    def _check_fit_data(self, x):
+        """Raises a ConfigError (see `fit`) for data `train_step` cannot train on correctly."""
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, tuple) and spec else spec  # (images, labels)
+            if not isinstance(spec, tf.TensorSpec):
+                raise ConfigError(f"{FIT_TAKES}; got a dataset of {type(spec).__name__}")
+            self._check_images(spec.dtype, spec.shape, dataset=True)
+        elif isinstance(x, (np.ndarray, tf.Tensor)):
+            self._check_images(x.dtype, x.shape)
+            low, high = (np.min(x), np.max(x)) if np.prod(x.shape) else (-1, 1)
+            if low >= 0:
+                log.warning("fit got images in [%.3g, %.3g], but the generator's outputs are in [-1, 1]: scale "
+                            "them to [-1, 1] like kgan.data.load gives (x * 2 - 1 from [0, 1])", low, high)
+        elif x is None or isinstance(x, (list, tuple, dict)):
+            got = "no data" if x is None else f"a {type(x).__name__}"
+            raise ConfigError(f"{FIT_TAKES}; got {got}")
+
+    def _check_images(self, dtype, shape, dataset=False):
+        dtype = tf.as_dtype(dtype)
+        if not dtype.is_floating:
+            scale = ("ds.map(lambda x: tf.cast(x, tf.float32) / 127.5 - 1)" if dataset
+                     else "x.astype('float32') / 127.5 - 1")
+            raise ConfigError(f"fit takes float images in [-1, 1] like kgan.data.load gives, got {dtype.name} "
+                              f"images: scale [0, 255] to [-1, 1] with {scale}")
+        try:
+            want = tuple(self.generator.output_shape[1:])
+        except (AttributeError, ValueError, TypeError):  # a generator Keras knows no output shape of
+            return
+        shape = tf.TensorShape(shape)
+        if shape.rank is None:
+            return
+        shape = tuple(shape.as_list())
+        if dataset and len(shape) == len(want):  # no batch axis
+            raise ConfigError(f"the dataset yields single {_size(shape)} images, but fit takes batches: "
+                              "batch it, e.g. ds.batch(64)")
+        images = shape[1:]
+        if len(images) != len(want) or any(None not in (a, b) and a != b for a, b in zip(images, want)):
+            hint = ": add a channel axis ([..., None])" if images + (1,) == want else ""
+            raise ConfigError(f"images are {_size(images)}, but the generator makes {_size(want)}{hint}")
 
     def train_step(self, data):
         """`d_steps` discriminator updates, then one generator update (`share_fakes`: on the last D update's fakes;
@@ -748,7 +823,11 @@ class GAN(keras.Model):
         }
 
     def save(self, filepath, *args, **kwargs):
-        """`keras.Model.save`, refusing (before writing anything) a custom loss it could not reload."""
+        """`keras.Model.save`, refusing (before writing anything) a custom loss it could not reload and the
+        legacy HDF5 format (the EMA generator shares the generator's layer names, which h5py refuses)."""
+        if str(filepath).lower().endswith((".h5", ".hdf5")):
+            raise ConfigError(f"cannot save a GAN to the HDF5 file {str(filepath)!r}: use a .keras file "
+                              "(gan.generator.save(...) saves the generator alone)")
         if getattr(self, "compiled", False):
             self._loss_config()
         return super().save(filepath, *args, **kwargs)

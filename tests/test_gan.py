@@ -624,3 +624,14 @@ def test_label_smoothing_is_a_loss_wrapper_with_the_same_errors():
         _tiny_gan(loss="hinge", label_smoothing=0.1)
     with pytest.raises(ConfigError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
         _tiny_gan(label_smoothing=1.0)
+
+
+def test_a_conditional_gan_fits_an_images_labels_tuple_and_checks_its_images():
+    gan = _conditional_gan()
+    x, y = next(iter(_labelled_data(n=32, batch=32)))
+    gan.fit((x.numpy(), y.numpy()), batch_size=16, epochs=1, verbose=0)  # as fit(images, labels)
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+    with pytest.raises(ConfigError, match="got uint8 images"):
+        gan.fit((x.numpy().astype("uint8"), y.numpy()), batch_size=16, epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match="^images are 28x28x3, but the generator makes 28x28x1$"):
+        gan.fit(tf.data.Dataset.from_tensor_slices((tf.tile(x, [1, 1, 1, 3]), y)).batch(16), epochs=1, verbose=0)

@@ -131,3 +131,94 @@ def test_fit_on_a_dataset_warns_nothing_and_shuffle_still_reaches_keras():
             warnings.simplefilter("always")
             gan.fit(_data(), *args, steps_per_epoch=2, **kwargs)
         assert [w for w in caught if "shuffle=True" in str(w.message)]  # the user's own choice: Keras's warning
+
+
+def _images(n=32):
+    return np.random.default_rng(0).uniform(-1, 1, (n, 4, 4, 1)).astype("float32")
+
+
+def test_fit_refuses_integer_images_before_training():
+    """uint8 images in [0, 255] (what `kgan.data.arrays` gives) trained without complaint: the fakes were cast
+    to uint8 beside them. As an array, a tensor, a dataset and a dataset of (images, labels): one ConfigError."""
+    gan = _gan()
+    gan.compile()
+    u8 = ((_images() + 1) * 127.5).astype("uint8")
+    as_dataset = tf.data.Dataset.from_tensor_slices(u8).batch(16)
+    with_labels = tf.data.Dataset.from_tensor_slices((u8, np.zeros(32, "int32"))).batch(16)
+    for data in (u8, tf.constant(u8), as_dataset, with_labels, u8.astype("int64")):
+        with pytest.raises(ConfigError, match=r"fit takes float images in \[-1, 1\] like kgan.data.load gives, "
+                                              r"got u?int\d+ images: scale .*/ 127.5 - 1"):
+            gan.fit(data, epochs=1, verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 0
+
+
+def test_fit_warns_about_images_with_no_negative_value(caplog):
+    gan = _gan()
+    gan.compile()
+    def kgan_records():
+        return [r for r in caplog.records if r.name == "kgan.gan"]
+
+    with caplog.at_level("WARNING", logger="kgan.gan"):
+        gan.fit(_images(), epochs=1, batch_size=16, verbose=0)
+        assert not kgan_records()
+        gan.fit((_images() + 1) / 2, epochs=1, batch_size=16, verbose=0)
+    [record] = kgan_records()
+    assert record.levelname == "WARNING" and "the generator's outputs are in [-1, 1]" in record.getMessage()
+    assert "x * 2 - 1" in record.getMessage()
+    assert int(gan.g_optimizer.iterations.numpy()) == 4  # a warning, not an error: both fits trained
+
+
+def test_fit_names_images_shaped_unlike_the_generator_output():
+    gan = _gan()  # makes 4x4x1 images
+    gan.compile()
+    rgb = tf.data.Dataset.from_tensor_slices(np.zeros((8, 8, 8, 3), "float32")).batch(4)
+    with pytest.raises(ConfigError, match=r"^images are 8x8x3, but the generator makes 4x4x1$"):
+        gan.fit(rgb, epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match=r"^images are 4x4, but the generator makes 4x4x1: add a channel axis"):
+        gan.fit(_images()[..., 0], epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match=r"the dataset yields single 4x4x1 images, .* ds.batch\(64\)"):
+        gan.fit(tf.data.Dataset.from_tensor_slices(_images()), epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match=r"the dataset yields single 8x8x3 images, .* ds.batch\(64\)"):
+        gan.fit(tf.data.Dataset.from_tensor_slices(np.zeros((8, 8, 8, 3), "float32")), epochs=1, verbose=0)
+    unknown_batch = tf.data.Dataset.from_tensor_slices(_images()).batch(16)  # [None, 4, 4, 1]: trains
+    assert len(gan.fit(unknown_batch, epochs=1, verbose=0).history["g_loss"]) == 1
+
+
+@pytest.mark.parametrize("data", [None, "list", "dict"])
+def test_fit_says_what_it_takes_when_given_no_images(data):
+    gan = _gan()
+    gan.compile()
+    x = {"list": [_images()], "dict": {"images": _images()}}.get(data)
+    got = {None: "no data", "list": "a list", "dict": "a dict"}[data]
+    with pytest.raises(ConfigError, match=rf"^fit takes float images \[N, H, W, C\] in \[-1, 1\] .*; got {got}$"):
+        gan.fit() if x is None else gan.fit(x, epochs=1, verbose=0)
+
+
+def test_save_refuses_hdf5_before_writing_anything(tmp_path):
+    """h5py failed midway ("name already exists": the EMA generator shares the generator's layer names),
+    leaving a broken file behind."""
+    g = keras.Sequential([keras.Input((LATENT_DIM,)), keras.layers.Dense(16), keras.layers.Reshape((4, 4, 1))])
+    d = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    gan = kgan.GAN(g, d, ema_decay=0.9)
+    gan.compile()
+    for name in ("gan.h5", "gan.HDF5"):
+        with pytest.raises(ConfigError, match=r"cannot save a GAN to the HDF5 file .*: use a .keras file "
+                                              r"\(gan.generator.save\(...\) saves the generator alone\)"):
+            gan.save(tmp_path / name)
+    assert not list(tmp_path.iterdir())
+    gan.generator.save(tmp_path / "generator.h5")  # the generator alone still saves as HDF5 if asked
+
+
+def test_compile_takes_optimizer_names_and_configs_as_keras_does(tmp_path):
+    gan = _gan()
+    gan.compile(d_optimizer="adam", g_optimizer={"class_name": "RMSprop", "config": {"learning_rate": 0.01}})
+    assert isinstance(gan.d_optimizer, keras.optimizers.Adam) and isinstance(gan.g_optimizer, keras.optimizers.RMSprop)
+    assert gan.g_optimizer.learning_rate.numpy() == pytest.approx(0.01)
+    gan.fit(_data(), epochs=1, steps_per_epoch=2, verbose=0)
+    gan.save(tmp_path / "gan.keras")
+    assert isinstance(keras.saving.load_model(tmp_path / "gan.keras").g_optimizer, keras.optimizers.RMSprop)
+    with pytest.raises(ConfigError, match="d_optimizer must be a Keras optimizer, its name .* got 'adamx'"):
+        gan.compile(d_optimizer="adamx")
+    with pytest.raises(ConfigError, match="^a GAN takes two optimizers, d_optimizer= and g_optimizer=, "
+                                          "not optimizer=$"):
+        gan.compile(optimizer="adam")
