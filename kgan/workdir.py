@@ -96,7 +96,15 @@ def append_history(workdir, config, flags_text=None):
     if flags_text is not None:
         entry["flags"] = flags_text
     line = json.dumps(entry, sort_keys=True, default=list) + "\n"
-    with open(path(workdir, HISTORY), "a") as f:  # one write of one line: a kill leaves at most a partial last line
+    history = path(workdir, HISTORY)
+    try:  # a kill mid-write leaves a partial last line: the next entry starts on a line of its own
+        with open(history, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = "\n" + line
+    except OSError:  # no file yet, or an empty one
+        pass
+    with open(history, "a") as f:
         f.write(line)
 
 
@@ -150,6 +158,11 @@ def check_workdir(workdir, config, image_shape):
             a, b = old_config.network_setting(key), config.network_setting(key)
         if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
             a, b = list(a) if a else a, list(b) if b else b
+        if key == "dataset" and b == "folder" and a not in ("folder", "idx"):
+            # Until 2026-12-07 a folder of images under a TFDS name (mnist, the default) was read as a folder and
+            # recorded under that name; loading it now asks for --dataset=folder, so such a run resumes as one.
+            log.warning("%s was recorded as dataset %r; resuming it as dataset 'folder' (same image shape)", workdir, a)
+            continue
         if a != b:
             raise ConfigError(
                 f"{workdir} holds a run with {key}={a!r}, but this run asks for {key}={b!r}: "

@@ -64,6 +64,20 @@ def test_history_keeps_every_command_a_resume_replaced(tmp_path, mnist_dir):
                                                                                                       (2, 8, 2)]
     assert json.loads((tmp_path / workdir.CONFIG).read_text())["batch_size"] == 8
     assert "flags" not in history[0]  # a library call has no command line
+    with open(tmp_path / workdir.HISTORY, "a") as f:
+        f.write('{"started": "2026-')  # a kill mid-write
+    workdir.append_history(str(tmp_path), config, "--epochs=3\n")
+    assert json.loads((tmp_path / workdir.HISTORY).read_text().splitlines()[-1])["flags"] == "--epochs=3\n"
+
+
+def test_a_folder_run_recorded_under_a_tfds_name_resumes_as_folder(tmp_path, caplog):
+    """Such runs came from a folder of images under `mnist` (read as a folder until 2026-12-07); loading them now
+    asks for dataset 'folder', which must not then be refused as another run. Other changes still are."""
+    _write_old_run(tmp_path, network="dcgan", dataset="mnist")
+    assert workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", dataset="folder"), (28, 28, 1)) == []
+    assert "was recorded as dataset 'mnist'; resuming it as dataset 'folder'" in caplog.text
+    with pytest.raises(ConfigError, match="holds a run with dataset='mnist', but this run asks for dataset='idx'"):
+        workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", dataset="idx"), (28, 28, 1))
 
 
 def test_no_run_and_an_unreadable_config_are_one_line(tmp_path):

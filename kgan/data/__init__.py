@@ -12,9 +12,10 @@ says which to use for a run), for the same `holdout`/`holdout_seed` in `load`
 and `arrays`.
 
 Name resolution: `"idx"` and `"folder"` read `data_dir`; any other name is a
-TFDS dataset, except that a `data_dir` holding IDX files or images is read as
-such (so `load("mnist", data_dir="../shared/data/mnist")` reads the local IDX
-copy of MNIST).
+TFDS dataset, except that a `data_dir` of IDX files is read as such under
+`mnist`, `fashion_mnist` and `kmnist` (so `load("mnist", data_dir="../shared/data/mnist")`
+reads the local IDX copy of MNIST). A `data_dir` of images under a TFDS name,
+or of IDX files under another one, is a `DataError` asking for `"folder"` or `"idx"`.
 """
 
 from kgan.data import folder, idx, pipeline, split, tfds

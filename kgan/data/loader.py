@@ -154,7 +154,7 @@ def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None
     """
     import numpy as np
 
-    image_size = checks.image_size("image_size", image_size, error=DataError) if image_size is not None else None
+    image_size = checks.image_size("image_size", image_size, error=DataError) if image_size else None
     ds, num = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
     ds, _ = _part(ds, num, holdout, part, holdout_seed, max_images, seed)
     parts = list(ds.batch(4096).as_numpy_iterator())
@@ -183,7 +183,7 @@ def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuf
     data_dir = os.fspath(data_dir) if data_dir is not None else None
     source = source_for(name, data_dir)
     log.info("dataset %r: %s source%s", name, source, f" at {data_dir}" if data_dir else "")
-    image_size = checks.image_size("image_size", image_size, error=DataError) if image_size is not None else None
+    image_size = checks.image_size("image_size", image_size, error=DataError) if image_size else None
     ds, num = SOURCES[source](name, data_dir, split, with_labels, image_size)
     total = num
     ds, num = _part(ds, num, holdout, part, holdout_seed)

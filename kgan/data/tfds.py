@@ -8,6 +8,7 @@ way to local data. (`tfds.testing.mock_data` exercises this path offline.)
 
 import logging
 import os
+import re
 import socket
 
 from kgan.errors import DataError
@@ -32,13 +33,13 @@ def is_dataset_name(name):
 
     Example:
 
-    >>> is_dataset_name("cifar10"), is_dataset_name("nosuchset"), is_dataset_name("Bad Name!")
-    (True, False, False)
+    >>> is_dataset_name("cifar10"), is_dataset_name("celeb_a_hq/128"), is_dataset_name("nosuchset")
+    (True, True, False)
     """
     import tensorflow_datasets as tfds
 
     try:
-        tfds.builder_cls(name.split(":")[0])
+        tfds.builder_cls(re.split(r"[/:]", name)[0])  # "cifar10/plain:3.0.2": its builder is cifar10
     except Exception:  # noqa: BLE001 - DatasetNotFoundError, or ValueError for a malformed name
         return False
     return True
