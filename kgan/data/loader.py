@@ -77,7 +77,7 @@ def source_for(name, data_dir=None):
             if not tfds.is_dataset_name(name):
                 raise DataError(tfds.UNKNOWN.format(name=name))
             raise DataError(f"dataset {name!r} is a TFDS dataset, but data_dir {data_dir} holds image files: to "
-                            "train on them pass dataset 'folder'")
+                            "read them pass dataset 'folder' (--dataset=folder)")
     return "tfds"
 
 

@@ -95,8 +95,8 @@ def test_image_folder(tmp_path):
     assert x.shape == (2, 4, 4, 1)
     # A data_dir of images under a TFDS name (mnist is the default) is refused, not trained on as that dataset;
     # until 2026-12-07 it was read as a folder and the run recorded as mnist.
-    for name, message in (("mnist", "dataset 'mnist' is a TFDS dataset, but data_dir .* holds image files: to train "
-                                    "on them pass dataset 'folder'"),
+    for name, message in (("mnist", "dataset 'mnist' is a TFDS dataset, but data_dir .* holds image files: to read "
+                                    "them pass dataset 'folder'"),
                           ("no_such_set", "unknown dataset 'no_such_set'")):
         with pytest.raises(DataError, match=message):
             kgan.data.load(name, data_dir=str(tmp_path), batch_size=2)
