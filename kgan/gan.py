@@ -259,6 +259,10 @@ class GAN(keras.Model):
         """
         if "optimizer" in kwargs:
             raise ConfigError("a GAN takes two optimizers, d_optimizer= and g_optimizer=, not optimizer=")
+        unused = sorted(k for k in ("metrics", "weighted_metrics", "loss_weights") if kwargs.get(k) is not None)
+        if unused:  # Keras would accept and never compute them: the step logs d_loss, g_loss, d_real, d_fake
+            raise ConfigError(f"{', '.join(unused)}: a GAN's step has no targets to score; it logs d_loss, g_loss, "
+                              "d_real and d_fake (kgan.eval and kgan.callbacks.QualityMetrics score samples)")
         d_optimizer = _optimizer("d_optimizer", d_optimizer)
         g_optimizer = _optimizer("g_optimizer", g_optimizer)
         if d_optimizer is g_optimizer:
@@ -611,9 +615,21 @@ class GAN(keras.Model):
         if isinstance(x, tuple) and len(x) == 2 and not args and kwargs.get("y") is None:
             x, kwargs["y"] = x  # (images, labels) arrays
         self._check_fit_data(x)
+        y = kwargs.get("y", args[0] if args else None)
+        if self.num_classes and isinstance(y, (np.ndarray, tf.Tensor, list)):
+            self.check_labels(np.asarray(y), len(y))  # a label outside the classes: one line, not a graph error
         if isinstance(x, tf.data.Dataset) and len(args) < 8 and "shuffle" not in kwargs:  # 9th: shuffle
             kwargs["shuffle"] = False
         return super().fit(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras's `predict`: the generator's raw output in [-1, 1] for latents `[N, latent_dim]` (with
+        `[latents, labels]` for a conditional GAN). Latents of another shape are one `ConfigError` (Keras's own
+        error comes from inside the graph)."""
+        z = x[0] if isinstance(x, (list, tuple)) and x else x
+        if isinstance(z, (np.ndarray, tf.Tensor)) and (len(z.shape) != 2 or z.shape[-1] != self.latent_dim):
+            raise ConfigError(f"predict takes latents [N, {self.latent_dim}], got {list(z.shape)}")
+        return super().predict(x, *args, **kwargs)
 
     def _check_fit_data(self, x):
         """Raises a ConfigError (see `fit`) for data `train_step` cannot train on correctly."""

@@ -638,3 +638,8 @@ def test_a_conditional_gan_fits_an_images_labels_tuple_and_checks_its_images():
         gan.fit((x.numpy().astype("uint8"), y.numpy()), batch_size=16, epochs=1, verbose=0)
     with pytest.raises(ConfigError, match="^images are 28x28x3, but the generator makes 28x28x1$"):
         gan.fit(tf.data.Dataset.from_tensor_slices((tf.tile(x, [1, 1, 1, 3]), y)).batch(16), epochs=1, verbose=0)
+    bad = y.numpy().copy()
+    bad[3] = gan.num_classes  # a graph error at the label embedding's gather until 2026-12-07
+    with pytest.raises(ConfigError, match=f"^label {gan.num_classes} is outside \\[0, {gan.num_classes}\\)$"):
+        gan.fit(x.numpy(), bad, batch_size=16, epochs=1, verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 2  # refused before any step

@@ -137,6 +137,16 @@ def _images(n=32):
     return np.random.default_rng(0).uniform(-1, 1, (n, 4, 4, 1)).astype("float32")
 
 
+def test_predict_names_latents_of_another_width_and_compile_refuses_metrics():
+    gan = _gan()
+    gan.compile()
+    assert gan.predict(np.zeros((3, LATENT_DIM), "float32"), verbose=0).shape == (3, 4, 4, 1)
+    with pytest.raises(ConfigError, match=rf"^predict takes latents \[N, {LATENT_DIM}\], got \[3, {LATENT_DIM + 1}\]$"):
+        gan.predict(np.zeros((3, LATENT_DIM + 1), "float32"), verbose=0)  # was a graph error from MatMul
+    with pytest.raises(ConfigError, match="^metrics: a GAN's step has no targets to score"):
+        _gan().compile(metrics=["accuracy"])  # Keras took it and never computed it
+
+
 def test_fit_refuses_integer_images_before_training():
     """uint8 images in [0, 255] (what `kgan.data.arrays` gives) trained without complaint: the fakes were cast
     to uint8 beside them. As an array, a tensor, a dataset and a dataset of (images, labels): one ConfigError."""
