@@ -149,8 +149,6 @@ class GAN(keras.Model):
         if self.ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
-            # Averaged, never trained by gradients: not in `trainable_weights` nor counted so by `summary()`.
-            self.ema_generator.trainable = False
         self._joint_d_call = not _has_batchnorm(discriminator)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
