@@ -615,10 +615,28 @@ class GAN(keras.Model):
         self._check_fit_data(x)
         y = kwargs.get("y", args[0] if args else None)
         if self.num_classes and isinstance(y, (np.ndarray, tf.Tensor, list)):
-            self.check_labels(np.asarray(y), len(y))  # a label outside the classes: one line, not a graph error
+            y = self._fit_labels(y)  # one class index per image, in range: one line, not a graph error
+            if "y" in kwargs:
+                kwargs["y"] = y
+            else:
+                args = (y, *args[1:])
         if isinstance(x, tf.data.Dataset) and len(args) < 8 and "shuffle" not in kwargs:  # 9th: shuffle
             kwargs["shuffle"] = False
         return super().fit(x, *args, **kwargs)
+
+    def _fit_labels(self, y):
+        """Labels given to `fit` as an array: int32 `[N]` (`[N, 1]`, as keras.datasets gives them, and whole-valued
+        floats are taken as such), or a ConfigError naming the shape or the label outside the classes."""
+        labels = np.asarray(y)
+        shape = list(labels.shape)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.ndim != 1:
+            raise ConfigError(f"labels must be one class index per image, [N] or [N, 1], got shape {shape} "
+                              "(one-hot labels: labels.argmax(-1))")
+        if np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)):
+            labels = labels.astype("int64")
+        return self.check_labels(labels, len(labels))
 
     def predict(self, x, *args, **kwargs):
         """Keras's `predict`: the generator's raw output in [-1, 1] for latents `[N, latent_dim]` (with

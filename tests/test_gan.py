@@ -639,4 +639,12 @@ def test_a_conditional_gan_fits_an_images_labels_tuple_and_checks_its_images():
     bad[3] = gan.num_classes  # a graph error at the label embedding's gather until 2026-12-07
     with pytest.raises(ConfigError, match=f"^label {gan.num_classes} is outside \\[0, {gan.num_classes}\\)$"):
         gan.fit(x.numpy(), bad, batch_size=16, epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match=r"^labels must be one class index per image, \[N\] or \[N, 1\], got "
+                                          r"shape \[32, 4\] \(one-hot labels: labels.argmax\(-1\)\)$"):
+        gan.fit(x.numpy(), np.eye(4, dtype="float32")[y.numpy()], batch_size=16, epochs=1, verbose=0)
     assert int(gan.g_optimizer.iterations.numpy()) == 2  # refused before any step
+    # [N, 1] (keras.datasets' shape) and whole-valued floats are class indices (the graph cast floats; [N, 1]
+    # was a rank error in the step).
+    gan.fit(x.numpy(), y.numpy()[:, None], batch_size=16, epochs=1, verbose=0)
+    gan.fit(x.numpy(), y=y.numpy().astype("float32"), batch_size=16, epochs=1, verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 6
