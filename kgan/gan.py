@@ -137,6 +137,10 @@ class GAN(keras.Model):
         # The number of classes users pick from (None when G derives its labels itself).
         self.num_classes = self.fake_labels.num_classes if self._labels_feed_g else None
         checks.positive_int("latent_dim", latent_dim)
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            if net.built and not net.trainable_weights:  # e.g. a model loaded frozen: fit failed deep in Keras
+                raise ConfigError(f"the {name} has no trainable weights (frozen?): set {name}.trainable = True "
+                                  "before building the GAN")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)

@@ -119,6 +119,14 @@ def test_two_replicas_equal_one_device_with_penalties_and_tricks(options, two_re
     assert diff < 1e-5, f"{options}: 1 vs 2 replicas differ by {diff}"
 
 
+def test_a_frozen_network_is_one_line():
+    G, D = nets.mlp_generator(latent_dim=4, units=(8,)), nets.mlp_discriminator(units=(8,))
+    G.trainable = False  # fit failed inside Keras: "not enough values to unpack (expected 2, got 0)"
+    with pytest.raises(ConfigError, match=r"^the generator has no trainable weights \(frozen\?\): set "
+                                          r"generator.trainable = True"):
+        kgan.GAN(G, D)
+
+
 def test_ema_generator_averages_and_is_used_for_sampling():
     keras.utils.set_random_seed(0)
     gan = kgan.GAN(nets.mlp_generator(latent_dim=4, units=(8,)), nets.mlp_discriminator(units=(8,)), ema_decay=0.5)
