@@ -858,6 +858,9 @@ class GAN(keras.Model):
             "joint_d_call": self.joint_d_call,
             "simultaneous": self.simultaneous,
             "fused_ema": self.fused_ema,
+            # Keras's own compile settings, which its compile config would keep (a loaded GAN lost them)
+            "steps_per_execution": int(self.steps_per_execution),
+            "jit_compile": self.jit_compile,
         }
 
     def save(self, filepath, *args, **kwargs):

@@ -53,6 +53,9 @@ def test_the_readme_callback_list_then_save_load_and_train_on(tmp_path):
     np.testing.assert_allclose(loaded.generate(4, latents=z), gan.generate(4, latents=z), atol=1e-6)
     assert loaded.loss_name == "non_saturating" and loaded.d_steps == gan.d_steps
     assert int(loaded.g_optimizer.iterations.numpy()) == 12  # optimizer state came back too
+    gan.compile(steps_per_execution=3)  # Keras's own compile settings come back too (they were lost until 2026-12-07)
+    gan.save(tmp_path / "spe.keras")
+    assert keras.saving.load_model(tmp_path / "spe.keras").steps_per_execution == 3
     more = loaded.fit(_data(), epochs=2, steps_per_epoch=3, verbose=0,
                       callbacks=[keras.callbacks.EarlyStopping(monitor="g_loss", mode="min")])
     assert len(more.history["g_loss"]) == 2 and int(loaded.g_optimizer.iterations.numpy()) == 18
