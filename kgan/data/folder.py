@@ -6,6 +6,7 @@ Grayscale folders stay one channel; anything else is read as RGB.
 """
 
 import collections
+import functools
 import logging
 import os
 
@@ -37,8 +38,24 @@ def has_images(directory):
 
 
 def _inspect(paths, image_size):
+    """`((h, w), channels)` of the images at `paths`, every one decoded once per process: a run reads its folder
+    up to five times at start (the training part, k-means, the metrics' real sides), the same unchanged files."""
+    files = []
+    for p in paths:
+        try:
+            stat = os.stat(p)
+        except OSError as e:
+            raise DataError(f"{p}: not a readable image ({e.strerror})") from e
+        files.append((p, stat.st_size, stat.st_mtime_ns))
+    return _inspect_files(tuple(files), tuple(image_size) if image_size else None)
+
+
+@functools.lru_cache(maxsize=16)
+def _inspect_files(files, image_size):
+    """`_inspect` of `files`, `(path, size, mtime)` each: a file changed since is a new key, decoded again."""
     from PIL import Image, UnidentifiedImageError
 
+    paths = [f[0] for f in files]
     sizes, modes, bad = {}, collections.Counter(), []
     for p in paths:
         try:

@@ -160,6 +160,20 @@ def test_image_size_from_python_is_checked_like_the_flag(tmp_path):
             kgan.data.load("folder", data_dir=str(tmp_path), batch_size=2, image_size=bad)
 
 
+def test_a_folder_is_decoded_once_per_process_until_a_file_changes(tmp_path):
+    """A run reads its folder up to five times at start (train part, k-means, the metrics' real sides): the check
+    that decodes every image runs once for unchanged files, and again for a changed one."""
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / f"{i}.png")
+    kgan.data.folder._inspect_files.cache_clear()
+    for _ in range(3):
+        kgan.data.arrays("folder", data_dir=str(tmp_path), with_labels=False)
+    assert kgan.data.folder._inspect_files.cache_info().misses == 1
+    (tmp_path / "2.png").write_bytes(b"not a png any more")
+    with pytest.raises(DataError, match="2.png: not a readable image"):
+        kgan.data.arrays("folder", data_dir=str(tmp_path), with_labels=False)
+
+
 def test_symlinked_subfolders_are_read_once(tmp_path):
     for name in ("real_a", "real_b"):
         (tmp_path / name).mkdir()
