@@ -66,16 +66,15 @@ def source_for(name, data_dir=None):
     if data_dir and os.path.isdir(data_dir):
         if os.path.isdir(os.path.join(data_dir, name.split(":")[0])):  # TFDS's layout: data_dir/<name>/<version>/
             return "tfds"
-        if idx.has_idx(data_dir):
-            if name not in IDX_DATASETS and not tfds.is_dataset_name(name):
-                raise DataError(tfds.UNKNOWN.format(name=name))
-            if name not in IDX_DATASETS:  # e.g. cifar10 with MNIST's files: it would train on digits
-                raise DataError(f"dataset {name!r} does not come as IDX files, but data_dir {data_dir} holds IDX "
-                                f"files: to train on them pass dataset 'idx' (or one of {', '.join(IDX_DATASETS)})")
+        local = "idx" if idx.has_idx(data_dir) else "folder" if folder.has_images(data_dir) else None
+        if local == "idx" and name in IDX_DATASETS:
             return "idx"
-        if folder.has_images(data_dir):  # e.g. mnist (the default) with a folder of photos: not recorded as mnist
+        if local:  # local files under another name: e.g. cifar10 with MNIST's, mnist (the default) with photos
             if not tfds.is_dataset_name(name):
                 raise DataError(tfds.UNKNOWN.format(name=name))
+            if local == "idx":
+                raise DataError(f"dataset {name!r} does not come as IDX files, but data_dir {data_dir} holds IDX "
+                                f"files: to train on them pass dataset 'idx' (or one of {', '.join(IDX_DATASETS)})")
             raise DataError(f"dataset {name!r} is a TFDS dataset, but data_dir {data_dir} holds image files: to "
                             "read them pass dataset 'folder' (--dataset=folder)")
     return "tfds"
