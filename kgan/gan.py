@@ -153,6 +153,8 @@ class GAN(keras.Model):
         if self.ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
+            # Only the summary's row name: variable paths were fixed when the clone was built.
+            self.ema_generator.name = f"ema_{generator.name}"
         self._joint_d_call = not _has_batchnorm(discriminator)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -328,6 +330,29 @@ class GAN(keras.Model):
             constraint = lambda w: keras.ops.clip(w, -c, c)  # noqa: E731
         for v in self.discriminator.trainable_variables:
             v.constraint = constraint
+
+    # The EMA copy is trained by `_update_ema`, not by gradients: Keras's counts
+    # (`summary()`'s "Trainable params", `count_params`) leave it out. The copy itself
+    # stays trainable, so a saved `sampling_generator` loads ready to train.
+    @property
+    def trainable_weights(self):
+        return [w for w in super().trainable_weights if not self._is_ema(w)]
+
+    @property
+    def non_trainable_weights(self):
+        return super().non_trainable_weights + [w for w in super().trainable_weights if self._is_ema(w)]
+
+    @property
+    def trainable_variables(self):
+        return [v for v in super().trainable_variables if not self._is_ema(v)]
+
+    @property
+    def non_trainable_variables(self):
+        return super().non_trainable_variables + [v for v in super().trainable_variables if self._is_ema(v)]
+
+    def _is_ema(self, variable):
+        ema = getattr(self, "ema_generator", None)
+        return ema is not None and any(variable is v for v in ema.trainable_weights)
 
     @property
     def metrics(self):

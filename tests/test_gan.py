@@ -144,6 +144,20 @@ def test_ema_generator_averages_and_is_used_for_sampling():
     assert gan.sampling_generator is gan.ema_generator
 
 
+def test_the_ema_copy_counts_as_non_trainable_and_stays_trainable_itself(capsys):
+    G, D = nets.mlp_generator(latent_dim=4, units=(8,)), nets.mlp_discriminator(units=(8,))
+    gan = kgan.GAN(G, D, ema_decay=0.9)
+    gan.compile()
+    size = lambda ws: sum(int(np.prod(w.shape)) for w in ws)  # noqa: E731
+    trained = size(G.trainable_weights) + size(D.trainable_weights)
+    assert size(gan.trainable_weights) == size(gan.trainable_variables) == trained  # Keras counted G twice
+    assert size(gan.non_trainable_weights) == size(G.non_trainable_weights) + size(gan.ema_generator.weights)
+    assert gan.ema_generator.trainable and gan.ema_generator.trainable_weights  # a saved copy loads ready to train
+    gan.summary()
+    out = capsys.readouterr().out
+    assert f"Trainable params: {trained:,}" in out and f"ema_{G.name}" in out
+
+
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_step_is_finite_and_weights_stay_float32(policy):
     keras.mixed_precision.set_global_policy(policy)
