@@ -638,7 +638,9 @@ class GAN(keras.Model):
         `tf.data.Dataset` raise one `ConfigError` before training; float arrays with no negative value
         (images in [0, 1]) log a warning. `(images, labels)` is `fit(images, labels)`. A `tf.data.Dataset`
         is not reshuffled by default (it shuffles itself, as `kgan.data.load`'s does), so Keras's
-        "shuffle=True was passed, but will be ignored" warning stays away."""
+        "shuffle=True was passed, but will be ignored" warning stays away. The progress bar is
+        `kgan.callbacks.ProgbarLogger` (an epoch a callback stops early ends at the step it stopped on) unless
+        `callbacks` holds one."""
         if isinstance(x, tuple) and len(x) == 2 and not args and kwargs.get("y") is None:
             x, kwargs["y"] = x  # (images, labels) arrays
         self._check_fit_data(x)
@@ -651,6 +653,12 @@ class GAN(keras.Model):
                 args = (y, *args[1:])
         if isinstance(x, tf.data.Dataset) and len(args) < 8 and "shuffle" not in kwargs:  # 9th: shuffle
             kwargs["shuffle"] = False
+        cbs = kwargs.get("callbacks")
+        if len(args) < 5 and (cbs is None or isinstance(cbs, (list, tuple))) and not any(  # 6th: callbacks
+                isinstance(cb, keras.callbacks.ProgbarLogger) for cb in cbs or ()):
+            from kgan.callbacks.progbar import ProgbarLogger
+
+            kwargs["callbacks"] = [*(cbs or ()), ProgbarLogger()]  # a stopped epoch's bar ends where it stopped
         return super().fit(x, *args, **kwargs)
 
     def _fit_labels(self, y):

@@ -10,9 +10,10 @@ from kgan.callbacks.cluster_preemption import ClusterPreemption
 from kgan.callbacks.guards import DivergenceGuard, Preemption, TimeLimit
 from kgan.callbacks.metrics_log import MetricsLog
 from kgan.callbacks.plot import LossPlot
+from kgan.callbacks.progbar import ProgbarLogger
 from kgan.callbacks.quality import QualityMetrics
 from kgan.callbacks.samples import SampleGrid
 from kgan.callbacks.tensorboard import TensorBoard
 
 __all__ = ["Checkpoint", "ClusterPreemption", "DivergenceGuard", "LossPlot", "MetricsLog", "Preemption",
-           "QualityMetrics", "SampleGrid", "TensorBoard", "TimeLimit"]
+           "ProgbarLogger", "QualityMetrics", "SampleGrid", "TensorBoard", "TimeLimit"]

@@ -198,3 +198,27 @@ def test_a_checkpoint_written_before_gan_checkpoint_state_restores(tmp_path, ada
     new = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(tmp_path / "ckpt")))]
     old = [name for name, _ in tf.train.list_variables(os.path.join(src, "ckpt-2"))]
     assert new == old
+
+
+class _StopAfter(keras.callbacks.Callback):
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.steps:
+            self.model.stop_training = True
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_the_progress_bar_of_an_epoch_stopped_early_ends_where_it_stopped(capsys, verbose):
+    _gan().fit(_data(), epochs=3, verbose=verbose, callbacks=[_StopAfter(2)])  # 4 steps per epoch
+    out = capsys.readouterr().out
+    assert "2/4" in out and "4/4" not in out  # Keras's own bar showed 4/4
+    _gan().fit(_data(), epochs=1, verbose=verbose)
+    assert "4/4" in capsys.readouterr().out  # an epoch that ran to its end is shown whole
+
+
+def test_a_progress_bar_given_to_fit_is_the_only_one(capsys):
+    _gan().fit(_data(), epochs=1, callbacks=[keras.callbacks.ProgbarLogger()])
+    assert capsys.readouterr().out.count("4/4") == 1
