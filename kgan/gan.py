@@ -775,7 +775,12 @@ class GAN(keras.Model):
         return state
 
     def latents(self, num_images, seed=0):
-        """The latent vectors `generate(num_images, seed)` uses, as a float32 numpy array."""
+        """The latent vectors `generate(num_images, seed)` uses, as a float32 numpy array.
+
+        `seed` is any int64, as the exported `generate` signature's (which takes it modulo 2**31 - 2, as here)."""
+        checks.positive_int("num_images", num_images)
+        if not checks.is_int(seed) or not -(2**63) <= seed < 2**63:  # 1.5 was taken as 1, "3" failed inside Keras
+            raise ConfigError(f"seed must be an integer (int64), got {seed!r}")
         z = keras.random.normal((int(num_images), self.latent_dim), seed=int(seed))
         return keras.ops.convert_to_numpy(z)
 

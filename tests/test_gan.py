@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from kgan import nets
+from kgan import export, nets
 from kgan.errors import ConfigError
 
 from .conftest import eagerly
@@ -221,6 +222,10 @@ def test_generate_is_seeded_and_in_unit_range():
     np.testing.assert_array_equal(gan.generate(5, latents=gan.latents(5, seed=0)), a)
     with pytest.raises(ConfigError, match="num_images must be a positive integer, got 0"):
         gan.generate(0)
+    for seed in (1.5, "3", True, 2**63):  # 1.5 was taken as seed 1
+        with pytest.raises(ConfigError, match=rf"^seed must be an integer \(int64\), got {re.escape(repr(seed))}$"):
+            gan.generate(2, seed=seed)
+    np.testing.assert_array_equal(gan.latents(2, seed=-1), export.latents(2, gan.latent_dim, seed=-1))
     with pytest.raises(ConfigError, match=r"latents must have shape \[batch, 8\]"):
         gan.generate(2, latents=np.zeros((2, 3)))
 
