@@ -7,6 +7,7 @@ allocating anything, so a corrupt or hostile header gives a one-line
 `DataError` naming the file, never a crash or a huge allocation.
 """
 
+import functools
 import gzip
 import logging
 import os
@@ -114,8 +115,9 @@ def load_idx(directory, split=None, with_labels=False):
             raise DataError(f"split {split!r} not in {directory}: it holds {', '.join(sorted(splits))}")
         splits = {split: splits[split]}
     images, labels = [], []
+    read = []
     for name, (img_path, lbl_path) in sorted(splits.items()):
-        x = read_idx(img_path)
+        x, fresh = _read_once(img_path)
         if x.ndim != 3 or x.dtype != np.uint8:
             raise DataError(f"{os.path.basename(img_path)}: expected [N, H, W] uint8 images, got {x.dtype} {list(x.shape)}")
         if images and x.shape[1:] != images[0].shape[1:3]:
@@ -123,14 +125,37 @@ def load_idx(directory, split=None, with_labels=False):
         if with_labels:
             if lbl_path is None:
                 raise DataError(f"{os.path.basename(img_path)} has no labels file beside it (*-labels-idx1-ubyte[.gz])")
-            y = read_idx(lbl_path)
+            y, _ = _read_once(lbl_path)
             if y.ndim != 1 or len(y) != len(x):
                 raise DataError(
                     f"{os.path.basename(lbl_path)}: {list(y.shape)} labels for {len(x)} images"
                 )
             labels.append(y.astype(np.int32))
         images.append(x[..., None])
-        log.info("IDX %s: %d images %s from %s", name, len(x), "x".join(map(str, x.shape[1:])), img_path)
-    x = np.concatenate(images)
-    log.info("found %d images in %s (splits: %s)", len(x), directory, ", ".join(sorted(splits)))
+        read.append(fresh)
+        if fresh:
+            log.info("IDX %s: %d images %s from %s", name, len(x), "x".join(map(str, x.shape[1:])), img_path)
+    x = np.concatenate(images)  # a new array: the cached ones stay as read
+    if any(read):
+        log.info("found %d images in %s (splits: %s)", len(x), directory, ", ".join(sorted(splits)))
     return x, (np.concatenate(labels) if with_labels else None)
+
+
+def _read_once(path):
+    """`(read_idx(path) read-only, whether it was read now)`: a run loads its IDX files several times at start (the
+    training part, k-means, the metrics' real sides); an unchanged file is read and unzipped once per process."""
+    try:
+        stat = os.stat(path)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from e
+    misses = _read_file.cache_info().misses
+    array = _read_file(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    return array, _read_file.cache_info().misses > misses
+
+
+@functools.lru_cache(maxsize=8)
+def _read_file(path, size, mtime_ns):
+    """`read_idx(path)`, read-only; a file changed since (size, mtime) is a new key, read again."""
+    array = read_idx(path)
+    array.flags.writeable = False
+    return array

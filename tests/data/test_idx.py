@@ -53,6 +53,19 @@ def test_folder_with_splits_and_labels(tmp_path):
         idx.load_idx(str(tmp_path), split="valid")
 
 
+def test_an_unchanged_file_is_read_once_per_process_and_a_changed_one_again(tmp_path, caplog):
+    path = write(tmp_path / "train-images-idx3-ubyte", idx_bytes(np.full((3, 28, 28), 1, np.uint8)))
+    with caplog.at_level("INFO", logger="kgan.data.idx"):
+        first, _ = idx.load_idx(str(tmp_path))
+        first[:] = 9  # the caller's copy: the next load is unchanged
+        second, _ = idx.load_idx(str(tmp_path))
+    assert (second == 1).all() and caplog.text.count("IDX train: 3 images") == 1  # read (and logged) once
+    stat = os.stat(path)
+    write(path, idx_bytes(np.full((3, 28, 28), 2, np.uint8)))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a second later, whatever the clock's grain
+    assert (idx.load_idx(str(tmp_path))[0] == 2).all()
+
+
 def _valid(tmp_path):
     return idx_bytes(np.zeros((10, 28, 28), np.uint8))
 
