@@ -204,10 +204,12 @@ def data_split(workdir, config):
                         metrics=bool(config.eval_every))
     saved = read_saved(workdir)
     try:
-        return splits.for_run(fresh, saved.get("data_split") if saved else None,
-                              explicit=config.holdout is not None, resuming=saved is not None)
+        chosen = splits.for_run(fresh, saved.get("data_split") if saved else None,
+                                explicit=config.holdout is not None, resuming=saved is not None)
     except DataError as e:
         raise ConfigError(f"{workdir}: {e}") from e
+    splits.check_data(chosen, config.dataset, config.data_dir, use=f"the run in {workdir}")
+    return splits.with_fingerprint(chosen, config.dataset, config.data_dir)  # a run from before: checked from now on
 
 
 # ------------------------------------------------------------------ clusters.npz

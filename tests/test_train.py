@@ -97,6 +97,30 @@ def test_a_held_out_split_is_recorded_and_kept_on_resume(tmp_path, mnist_dir):
         _tiny(mnist_dir, holdout=1.0).validate()
 
 
+def test_a_run_whose_images_changed_is_refused_before_anything_is_written(tmp_path, mnist_dir):
+    """Its held-out part is chosen by index: with another image set under the same data_dir, resuming (or scoring)
+    would count images the GAN trained on as held out. An audit found 36 of 42 "held-out" images trained on."""
+    import shutil
+
+    from kgan.data import idx
+
+    data = tmp_path / "data"
+    shutil.copytree(mnist_dir, data)
+    run = tmp_path / "run"
+    training.train_and_evaluate(_tiny(str(data), network="dcgan", holdout=0.2), str(run))
+    before = {f: (run / f).read_bytes() for f in ("config.json", "history.jsonl")}
+    images = idx.read_idx(data / "t10k-images-idx3-ubyte.gz")[:9000]  # a thousand images fewer
+    header = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
+    import gzip
+
+    with gzip.open(data / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(header + images.tobytes())
+    with pytest.raises(ConfigError, match=r"^the images in \S+ are not those the run in \S+ split into training and "
+                                          r"held-out images \(10000 images then, 9000 now\)"):
+        training.train_and_evaluate(_tiny(str(data), network="dcgan", epochs=2), str(run))
+    assert before == {f: (run / f).read_bytes() for f in before}
+
+
 def test_a_bfloat16_run_trains_in_bfloat16_and_loads_in_float32(tmp_path, mnist_dir):
     """`precision` is the policy of the networks it trains, nothing built after them; a loaded run (export,
     generate.py) computes in float32 from the same float32 weights."""

@@ -259,3 +259,24 @@ def test_same_seed_same_sample_grid_bytes(tmp_path, mnist_dir):
         assert r.returncode == 0, r.stderr[-2000:]
         grids.append((out / "samples" / "epoch_0001.png").read_bytes())
     assert grids[0] == grids[1]
+
+
+def test_evaluate_refuses_a_data_dir_whose_images_are_not_the_runs(tmp_path, mnist_dir):
+    """evaluate.py applied the run's recorded split to whatever --data_dir held: with images added, most of the
+    "held-out" images had been trained on (an audit: 36 of 42), and it said "never trained on"."""
+    import shutil
+
+    data, out = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(mnist_dir, data)
+    r = run([*TINY, f"--data_dir={data}", f"--output_dir={out}", "--epochs=1", "--steps_per_epoch=1", "--holdout=0.2"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(data / "t10k-images-idx3-ubyte.gz", other / "t10k-images-idx3-ubyte.gz")  # the run's digits,
+    shutil.copy(data / "t10k-images-idx3-ubyte.gz", other / "train-images-idx3-ubyte.gz")  # and more beside them
+    r = forkserver.run(REPO / "evaluate.py", [f"--run_dir={out}", f"--data_dir={other}", "--num_samples=100"],
+                       timeout=300)
+    assert r.returncode == 2, r.stderr[-3000:]
+    last = [line for line in r.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("evaluate.py: error: the images in ") and "(10000 images then, 20000 now)" in last, r.stderr
+    assert "Traceback" not in r.stderr and not (out / "quality.json").exists()

@@ -7,9 +7,11 @@ Grayscale folders stay one channel; anything else is read as RGB.
 
 import collections
 import functools
+import hashlib
 import logging
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from kgan.errors import DataError
@@ -40,14 +42,7 @@ def has_images(directory):
 def _inspect(paths, image_size):
     """`((h, w), channels)` of the images at `paths`, every one decoded once per process: a run reads its folder
     up to five times at start (the training part, k-means, the metrics' real sides), the same unchanged files."""
-    files = []
-    for p in paths:
-        try:
-            stat = os.stat(p)
-        except OSError as e:
-            raise DataError(f"{p}: not a readable image ({e.strerror})") from e
-        files.append((p, stat.st_size, stat.st_mtime_ns))
-    return _inspect_files(tuple(files), tuple(image_size) if image_size else None)
+    return _inspect_files(tuple(_stat(p) for p in paths), tuple(image_size) if image_size else None)
 
 
 @functools.lru_cache(maxsize=16)
@@ -128,3 +123,45 @@ def load_folder(directory, with_labels=False, image_size=None):
     else:
         ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.with_options(options), len(paths)
+
+
+def identity(directory):
+    """`(fingerprint, groups)` of the images under `directory`, for `kgan.data.split`.
+
+    `fingerprint` is `{"images": N, "sha256": ...}` over every file's path (relative to `directory`) and bytes, in
+    the order the folder is read: any added, removed, renamed or changed file changes it. `groups` is int `[N]`,
+    equal for byte-identical files (copies, links to one file), so a held-out image never has a copy among the
+    training images. Every file is read once per process while unchanged (`_digests`).
+    """
+    paths = list_images(directory)
+    if not paths:
+        raise DataError(f"no images (*.png, *.jpg, *.jpeg) in {directory}: the folder is empty of images")
+    digests = _digests(tuple(_stat(p) for p in paths))
+    listing = "".join(f"{os.path.relpath(p, directory)}\t{d}\n" for p, d in zip(paths, digests))
+    index = {}
+    groups = np.array([index.setdefault(d, len(index)) for d in digests], np.int64)
+    if len(index) < len(paths):
+        log.info("%s: %d of its %d images are byte-identical copies of others; copies stay on one side of the "
+                 "held-out split", directory, len(paths) - len(index), len(paths))
+    return ({"images": len(paths), "sha256": hashlib.sha256(listing.encode()).hexdigest()}, groups)
+
+
+def _stat(path):
+    try:
+        stat = os.stat(path)
+    except OSError as e:
+        raise DataError(f"{path}: not a readable image ({e.strerror})") from e
+    return path, stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=16)
+def _digests(files):
+    """The sha256 of each of `files` (`(path, size, mtime)` each: a file changed since is a new key, read again)."""
+    out = []
+    for path, _, _ in files:
+        try:
+            with open(path, "rb") as f:
+                out.append(hashlib.file_digest(f, "sha256").hexdigest())
+        except OSError as e:
+            raise DataError(f"{path}: not a readable image ({e.strerror})") from e
+    return tuple(out)

@@ -43,6 +43,19 @@ def _tfds_source(name, data_dir, split, with_labels, image_size):
 
 SOURCES = {"idx": _idx_source, "folder": _folder_source, "tfds": _tfds_source}
 
+# What a held-out split by index needs of a local source (`kgan.data.split`): `(fingerprint, groups)` of its images,
+# the fingerprint to notice changed data (the same indices would then be other images), the groups to keep copies of
+# one image on one side. A source without one (TFDS: versioned, and its splits are its own) is taken as it is.
+IDENTITIES = {"idx": lambda name, data_dir, split: idx.identity(data_dir, split),
+              "folder": lambda name, data_dir, split: folder.identity(data_dir)}
+
+
+def identity(name, data_dir=None, split=None):
+    """`(fingerprint, groups)` of the images `load(name, data_dir=..., split=...)` reads, or `(None, None)` for a
+    source that has none (TFDS): see `IDENTITIES`."""
+    source = source_for(name, data_dir)
+    return IDENTITIES[source](name, data_dir, split) if source in IDENTITIES else (None, None)
+
 # TFDS names whose data come as IDX files: with such a name, a data_dir of IDX files is read as that dataset.
 IDX_DATASETS = ("mnist", "fashion_mnist", "kmnist")
 
@@ -97,15 +110,16 @@ def num_classes(name, data_dir=None):
         return None
 
 
-def _part(ds, num, holdout, part, holdout_seed, max_images=None, seed=0):
-    """`ds` (unbatched, the source's order) filtered to `part` and at most `max_images`: `(ds, count or None)`."""
+def _part(ds, num, holdout, part, holdout_seed, max_images=None, seed=0, groups=None):
+    """`ds` (unbatched, the source's order) filtered to `part` and at most `max_images`: `(ds, count or None)`.
+    `groups`: the source's copies (`identity`), kept on one side of the split."""
     import numpy as np
 
     if part != "all" and holdout:
         if num is None:
             raise DataError("holding out images needs a source that knows its size (a TFDS split, an IDX or image "
                             "folder)")
-        keep = splits.select(num, holdout, part, holdout_seed)
+        keep = splits.select(num, holdout, part, holdout_seed, groups=groups)
     elif part == "heldout":
         raise DataError("part='heldout' needs holdout > 0")
     elif max_images is not None and num is not None and num > max_images:
@@ -155,7 +169,8 @@ def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None
 
     image_size = checks.image_size("image_size", image_size, error=DataError) if image_size else None
     ds, num = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
-    ds, _ = _part(ds, num, holdout, part, holdout_seed, max_images, seed)
+    groups = identity(name, data_dir, split)[1] if holdout and part != "all" else None
+    ds, _ = _part(ds, num, holdout, part, holdout_seed, max_images, seed, groups=groups)
     parts = list(ds.batch(4096).as_numpy_iterator())
     if not parts:
         raise DataError(f"dataset {name!r} ({data_dir or 'TFDS'}) holds no images")
@@ -185,7 +200,8 @@ def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuf
     image_size = checks.image_size("image_size", image_size, error=DataError) if image_size else None
     ds, num = SOURCES[source](name, data_dir, split, with_labels, image_size)
     total = num
-    ds, num = _part(ds, num, holdout, part, holdout_seed)
+    groups = identity(name, data_dir, split)[1] if holdout and part != "all" else None
+    ds, num = _part(ds, num, holdout, part, holdout_seed, groups=groups)
     if part == "train" and holdout and drop_remainder and num is not None and batch_size > num:
         raise DataError(f"batch_size={batch_size} is larger than the {num} training images: {total} less the "
                         f"{total - num} held out for the metrics (holdout {holdout:g}); lower batch_size or holdout")

@@ -42,13 +42,17 @@ def check_holdout(holdout):
     return float(holdout)
 
 
-def holdout_mask(num, holdout, seed=0):
+def holdout_mask(num, holdout, seed=0, groups=None):
     """Boolean `[num]`, True for the images held out: round(num * holdout) of them, a seeded choice by index.
 
-    Depends only on (num, holdout, seed), never on the images, so every reader agrees.
+    Depends only on (num, holdout, seed), never on the images, so every reader agrees. `groups` (int `[num]`, equal
+    for copies of one image: `kgan.data.identity`): a held-out image with a copy among the training images is
+    trained on instead, so the held-out part holds no image the GAN trained on (it can end up a little smaller).
 
     >>> int(holdout_mask(10, 0.2).sum())
     2
+    >>> holdout_mask(4, 0.5, groups=[0, 0, 1, 2]).tolist()  # without groups: [True, False, True, False]
+    [False, False, True, False]
     """
     holdout = check_holdout(holdout) or 0.0
     mask = np.zeros(int(num), bool)
@@ -57,18 +61,26 @@ def holdout_mask(num, holdout, seed=0):
         raise DataError(f"holdout={holdout} of {num} images leaves {k} held out and {num - k} to train on: "
                         "use a fraction that keeps at least one of each")
     mask[np.random.default_rng(seed).permutation(int(num))[:k]] = True
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != mask.shape:
+            raise DataError(f"groups must be one per image ({num}), got {list(groups.shape)}")
+        mask &= ~np.isin(groups, groups[~mask])  # a copy of a training image is trained on
+        if not mask.any():
+            raise DataError(f"holdout={holdout} of {num} images: every held-out image is a copy of a training image")
     return mask
 
 
-def select(num, holdout, part, seed=0):
-    """Indices (sorted, into the source's order) of `part` ("train", "heldout" or "all")."""
+def select(num, holdout, part, seed=0, groups=None):
+    """Indices (sorted, into the source's order) of `part` ("train", "heldout" or "all"); `groups` as in
+    `holdout_mask`."""
     if part not in PARTS:
         raise DataError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
     if part == "all" or not holdout:
         if part == "heldout":
             raise DataError("part='heldout' needs holdout > 0")
         return np.arange(int(num))
-    mask = holdout_mask(num, holdout, seed)
+    mask = holdout_mask(num, holdout, seed, groups)
     return np.flatnonzero(mask if part == "heldout" else ~mask)
 
 
@@ -112,7 +124,45 @@ def plan(name, data_dir=None, split=None, holdout=None, holdout_seed=0, metrics=
     if not holdout:
         return {"train": {"split": split, "holdout": 0.0, "holdout_seed": 0, "part": "all"}, "heldout": None}
     common = {"split": split, "holdout": holdout, "holdout_seed": int(holdout_seed)}
-    return {"train": {**common, "part": "train"}, "heldout": {**common, "part": "heldout"}}
+    p = {"train": {**common, "part": "train"}, "heldout": {**common, "part": "heldout"}}
+    return with_fingerprint(p, name, data_dir)
+
+
+def with_fingerprint(p, name, data_dir):
+    """Plan `p` with `"data"`, the fingerprint of the images it splits by index (`kgan.data.identity`), if it holds
+    images out of one split of a source that has one: `check_data` then notices other images in their place."""
+    from kgan.data import loader  # here, not at the top: loader imports this module
+
+    if p.get("heldout") is None or p["heldout"]["part"] == "all" or "data" in p:
+        return p
+    fingerprint, _ = loader.identity(name, data_dir, p["train"]["split"])
+    return {**p, "data": fingerprint} if fingerprint else p
+
+
+def check_data(p, name, data_dir, use="the run"):
+    """Raises `DataError` unless the images plan `p` split are still the ones it recorded (`with_fingerprint`).
+
+    The held-out part is chosen by index: with an image added, removed, renamed or changed, the same indices name
+    other images, and images the GAN trained on would be scored as never seen. A plan without a fingerprint (no
+    held-out part, TFDS, a run from before kgan recorded one) is not checked.
+    """
+    from kgan.data import loader
+
+    recorded = p.get("data") if p else None
+    if not recorded:
+        return
+    now, _ = loader.identity(name, data_dir, p["train"]["split"])
+    if now is None or now == recorded:
+        return
+    change = (f"{recorded['images']} images then, {now['images']} now" if now["images"] != recorded["images"]
+              else f"the same {now['images']} images in count, but other files or contents")
+    raise DataError(f"the images in {data_dir} are not those {use} split into training and held-out images ({change}):"
+                    " the held-out part would now include images the GAN trained on; restore the data, or train a new"
+                    " run on the new images")
+
+
+def _without_data(p):
+    return {k: v for k, v in p.items() if k != "data"}
 
 
 def describe(p):
@@ -140,7 +190,7 @@ def for_run(fresh, recorded=None, explicit=False, resuming=False):
         recorded = {"train": {**fresh["train"], "holdout": 0.0, "holdout_seed": 0, "part": "all"}, "heldout": None}
         if fresh.get("heldout") and fresh["heldout"]["part"] == "all":
             recorded["train"]["split"] = None  # it trained on every split the source holds
-    if explicit and recorded != fresh:
+    if explicit and _without_data(recorded) != _without_data(fresh):
         raise DataError(f"the run in this directory used {describe(recorded)}; this run asks for {describe(fresh)}: "
                         "use another output directory or the same holdout")
     return recorded

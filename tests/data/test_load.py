@@ -271,3 +271,62 @@ def test_num_classes_of_each_source(idx_dir, tmp_path):
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "images" / name / "0.png")
     assert kgan.data.num_classes("folder", str(tmp_path / "images")) == 3
     assert kgan.data.num_classes("mnist") == 10 and kgan.data.num_classes("cifar100") == 100
+
+
+def _distinct_pngs(directory, n):
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(np.full((8, 8), i * 7 % 256, np.uint8)).save(directory / f"{i:03d}.png")
+
+
+def test_copies_of_an_image_stay_on_one_side_of_the_held_out_split(tmp_path):
+    """Byte-identical files and links to one file were split independently: held-out images that the GAN trained on
+    (an audit found 14 of 48 held-out images in a folder with 20 copies and 20 links)."""
+    folder = tmp_path / "im"
+    _distinct_pngs(folder, 30)
+    for i in range(10):  # a copy and a link of each of the first ten
+        (folder / f"copy{i}.png").write_bytes((folder / f"{i:03d}.png").read_bytes())
+        os.symlink(folder / f"{i:03d}.png", folder / f"link{i}.png")
+    plan = kgan.data.split.plan("folder", str(folder), holdout=0.4, holdout_seed=3)
+    train = kgan.data.arrays("folder", data_dir=str(folder), with_labels=False, **plan["train"])[0]
+    held = kgan.data.arrays("folder", data_dir=str(folder), with_labels=False, **plan["heldout"])[0]
+    assert len(train) + len(held) == 50 and 0 < len(held) <= 20
+    assert not {h.tobytes() for h in held} & {t.tobytes() for t in train}
+    groups, by_index = kgan.data.loader.identity("folder", str(folder))[1], kgan.data.split.holdout_mask(50, 0.4, 3)
+    assert (np.isin(groups, groups[~by_index]) & by_index).any()  # without the groups, this seed held out copies of training images
+
+
+@pytest.mark.parametrize("change", ["add", "remove", "rename", "rewrite"])
+def test_a_plan_notices_other_images_in_its_data_dir(tmp_path, change):
+    folder = tmp_path / "im"
+    _distinct_pngs(folder, 20)
+    plan = kgan.data.split.plan("folder", str(folder), holdout=0.2)
+    assert plan["data"]["images"] == 20
+    kgan.data.split.check_data(plan, "folder", str(folder))  # unchanged: no error
+    if change == "add":
+        Image.fromarray(np.full((8, 8), 3, np.uint8)).save(folder / "new.png")
+    elif change == "remove":
+        os.remove(folder / "005.png")
+    elif change == "rename":  # same images, other order: the same indices name other images
+        os.rename(folder / "000.png", folder / "zzz.png")
+    else:
+        stat = os.stat(folder / "005.png")
+        Image.fromarray(np.full((8, 8), 200, np.uint8)).save(folder / "005.png")
+        os.utime(folder / "005.png", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # whatever the clock's grain
+    counts = {"add": "20 images then, 21 now", "remove": "20 images then, 19 now"}
+    with pytest.raises(DataError, match=r"^the images in \S+ are not those the run split into training and held-out "
+                                        rf"images \({counts.get(change, 'the same 20 images in count, but other')}"):
+        kgan.data.split.check_data(plan, "folder", str(folder))
+
+
+def test_an_idx_plan_records_its_pixels_and_a_tfds_or_unsplit_plan_nothing(idx_dir):
+    plan = kgan.data.split.plan("idx", data_dir=idx_dir, holdout=0.25)
+    assert plan["data"]["images"] == 40 and len(plan["data"]["sha256"]) == 64
+    assert "data" not in kgan.data.split.plan("idx", data_dir=idx_dir)  # nothing held out: nothing to check
+    x = np.repeat(np.arange(40, dtype=np.uint8)[:, None, None], 28, 1).repeat(28, 2)
+    path = os.path.join(idx_dir, "train-images-idx3-ubyte")
+    stat = os.stat(path)
+    write(path, idx_bytes(x))  # image 39: 39, not 255
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(DataError, match="the same 40 images in count, but other files or contents"):
+        kgan.data.split.check_data(plan, "idx", idx_dir)
