@@ -126,12 +126,13 @@ def _write_index(directory, kept):
         save_relative_paths=True)
 
 
-def resume_point(directory, repair=True):
+def resume_point(directory, repair=True, quiet=False):
     """The newest intact checkpoint in `directory` (None if there is none yet), and whether the
     directory was repaired (damaged files moved aside, the index rewritten).
 
     With `repair=False` (a reader, or a non-chief worker) damaged checkpoints are skipped and nothing
-    is changed. Raises `ConfigError` when checkpoints exist but none is intact.
+    is changed; `quiet` leaves the warnings about them to a later call. Raises `ConfigError` when
+    checkpoints exist but none is intact.
     """
     directory = os.fspath(directory)
     candidates, bad_index = _candidates(directory)
@@ -149,11 +150,11 @@ def resume_point(directory, repair=True):
         what = "; ".join(f"{os.path.basename(p)} ({r})" for p, r in damaged)
         raise ConfigError(f"no intact checkpoint in {directory}: {what}; move them away to start over, or use "
                           "another --output_dir")
-    for prefix, reason in damaged:
+    for prefix, reason in [] if quiet else damaged:
         log.warning("checkpoint %s is damaged (%s): %s from %s", prefix, reason,
                     "moving it into damaged/ and resuming" if repair else "skipping it and reading",
                     os.path.basename(chosen))
-    if bad_index:
+    if bad_index and not quiet:
         log.warning("the checkpoint index %s is %s: resuming from %s, found on disk",
                     os.path.join(directory, INDEX),
                     "unreadable" if os.path.exists(os.path.join(directory, INDEX)) else "missing",

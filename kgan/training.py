@@ -218,6 +218,7 @@ def _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files):
         keras.mixed_precision.set_global_policy(policy)
 
     workdir_lib.check_writable(write_dir)
+    callbacks.checkpoint.check_restorable(gan, workdir_lib.path(workdir, workdir_lib.CHECKPOINTS))  # before writing
     if chief:
         workdir_lib.write_config(workdir, config, image_shape, data_split)
         if clusters_bytes is not None:

@@ -121,6 +121,22 @@ def test_a_run_whose_images_changed_is_refused_before_anything_is_written(tmp_pa
     assert before == {f: (run / f).read_bytes() for f in before}
 
 
+def test_a_checkpoint_that_does_not_fit_is_refused_before_the_run_files_are_rewritten(tmp_path, mnist_dir):
+    """The checkpoint is restored inside `fit`: a resume it could not fit rewrote config.json (so the run no longer
+    loaded for export or evaluate) and history.jsonl before failing. Now checked before anything is written."""
+    import shutil
+
+    training.train_and_evaluate(_tiny(mnist_dir, network="dcgan"), str(tmp_path / "a"))
+    training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", d_filters=(8, 32)), str(tmp_path / "b"))
+    shutil.rmtree(tmp_path / "a" / "checkpoints")
+    shutil.copytree(tmp_path / "b" / "checkpoints", tmp_path / "a" / "checkpoints")  # another D's checkpoint
+    before = {f: (tmp_path / "a" / f).read_bytes() for f in ("config.json", "history.jsonl")}
+    with pytest.raises(ConfigError, match=r"^checkpoint \S+ckpt-3 does not match this model \(a different network or "
+                                          r"size\?\): discriminator \S+ is shape \[\d+(, \d+)*\] here, shape"):
+        training.train_and_evaluate(_tiny(mnist_dir, network="dcgan", epochs=2), str(tmp_path / "a"))
+    assert before == {f: (tmp_path / "a" / f).read_bytes() for f in before}
+
+
 def test_a_bfloat16_run_trains_in_bfloat16_and_loads_in_float32(tmp_path, mnist_dir):
     """`precision` is the policy of the networks it trains, nothing built after them; a loaded run (export,
     generate.py) computes in float32 from the same float32 weights."""

@@ -165,6 +165,31 @@ def _unpublish(manager, number):
         os.remove(os.path.join(manager.directory, "checkpoint"))
 
 
+def check_restorable(model, directory):
+    """Raises `ConfigError` unless the newest intact checkpoint in `directory` (if any) fits `model`: every variable
+    `Checkpoint.restore` reads, with its shape. A resumed run calls it before it writes anything: `restore` runs in
+    `fit`, after the run's files were rewritten for the model the checkpoint does not fit."""
+    from kgan import integrity
+
+    path, _ = integrity.resume_point(directory, repair=False, quiet=True)
+    if not path:
+        return
+    saved = {key: tuple(shape) for key, shape in tf.train.list_variables(path)}
+    wanted = {f"{name}/{i}/.ATTRIBUTES/VARIABLE_VALUE": (name, v)
+              for name, variables in model.checkpoint_state().items() for i, v in enumerate(variables)}
+    for key, (name, v) in wanted.items():
+        if saved.get(key) != tuple(v.shape):
+            held = "nothing" if key not in saved else f"shape {list(saved[key])}"
+            what = getattr(v, "path", None) or getattr(v, "name", "")
+            raise ConfigError(f"checkpoint {path} does not match this model (a different network or size?): "
+                              f"{name} {what} is shape {list(v.shape)} here, {held} in the checkpoint")
+    extra = sorted({key.split("/")[0] for key in saved} - {key.split("/")[0] for key in wanted}
+                   - {"_CHECKPOINTABLE_OBJECT_GRAPH", "epoch", "save_counter"})
+    if extra:
+        raise ConfigError(f"checkpoint {path} does not match this model (a different network or size?): it holds "
+                          f"{', '.join(extra)}, which this model has not")
+
+
 def _with_epoch(state, epoch):
     """`state` with `epoch` after `noise_seed`: the key order checkpoints have always been written with."""
     out = {}
