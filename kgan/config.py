@@ -30,12 +30,23 @@ from kgan.errors import ConfigError
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies `precision` takes
 
 
-def setting(default, help, check=None, choices=None, flag=True):
+RESUME = ("match", "warn", "free")  # what a resumed run may do with a setting: see `setting`
+
+
+def setting(default, help, check=None, choices=None, flag=True, *, resume):
     """A `TrainConfig` field: its default, its help text, and optionally its check and choices.
 
     `flag=False` keeps it off the command line (which sets it from its own flags).
+    `resume` (required: every setting decides) is what resuming a run with another value does:
+    "match" refuses it before anything is written (the network, its sizes, the loss: the
+    checkpoint would not fit, or would mean something else); "warn" allows it and names
+    it in one warning (what the coming epochs train with: batch, rates' companions,
+    penalties); "free" allows it silently (how long, where, how often to write, how
+    to run: epochs, outputs, devices). `kgan.workdir` derives its checks from these.
     """
-    metadata = {"help": help, "flag": flag}
+    if resume not in RESUME:
+        raise TypeError(f"resume must be one of {', '.join(RESUME)}, got {resume!r}")
+    metadata = {"help": help, "flag": flag, "resume": resume}
     if check is not None:
         metadata["check"] = check
     if choices is not None:
@@ -83,123 +94,137 @@ class TrainConfig:
     """
 
     # data
-    dataset: str = setting("mnist", "A TFDS image dataset name (mnist, fashion_mnist, ...), 'idx' or 'folder'.")
+    dataset: str = setting("mnist", "A TFDS image dataset name (mnist, fashion_mnist, ...), 'idx' or 'folder'.",
+                           resume="match")
     data_dir: str | None = setting(None, "Local data: a folder of IDX files (e.g. ../shared/data/mnist) or of "
-                                   "PNG/JPEG images; for TFDS names, the TFDS data directory.")
-    split: str | None = setting(None, "Which split to train on (default: all a local folder holds; TFDS: train).")
+                                   "PNG/JPEG images; for TFDS names, the TFDS data directory.", resume="free")
+    split: str | None = setting(None, "Which split to train on (default: all a local folder holds; TFDS: train).",
+                                resume="warn")
     image_size: tuple[int, ...] | None = setting(
         None, "H,W (or one size, for a square): resize every image to H x W (area filter), e.g. 64,64 for a folder of mixed or larger images "
-        "(default: the images' own size; not for IDX data).", _image_size)
+        "(default: the images' own size; not for IDX data).", _image_size, resume="warn")
     # networks: the family, then its own arguments (None: the family's default, not passed)
     network: str = setting("dcgan", "Network family of G and D (kgan.nets): dcgan, mlp, cdcgan "
-                           "(class-conditional DCGAN with a projection discriminator).")
-    latent_dim: int = setting(100, "Size of the latent vector z.", checks.positive_int)
+                           "(class-conditional DCGAN with a projection discriminator).", resume="match")
+    latent_dim: int = setting(100, "Size of the latent vector z.", checks.positive_int, resume="match")
     g_filters: tuple[int, ...] | None = setting(
         None, "Generator widths (its `filters` argument): dcgan the dense projection, then one per transposed conv "
         "(one upsampling per doubling from a 4-8 px base; default by image size: 28 px the TF tutorial's 256,128,64, "
-        "64 px the DCGAN paper's 512,256,128,64); mlp hidden units (default: the family's).")
+        "64 px the DCGAN paper's 512,256,128,64); mlp hidden units (default: the family's).", resume="match")
     d_filters: tuple[int, ...] | None = setting(
         None, "Discriminator widths (its `filters` argument): dcgan one strided conv each (default by image size: "
-        "28 px 64,128, 64 px 64,128,256,512), mlp hidden units.")
+        "28 px 64,128, 64 px 64,128,256,512), mlp hidden units.", resume="match")
     kernel_size: int | None = setting(None, "Convolution kernel size of the convolutional families (default: the "
-                                      "family's, 5 for dcgan).", checks.positive_int)
-    negative_slope: float | None = setting(None, "LeakyReLU negative slope in G and D (default: the family's, 0.2).")
+                                      "family's, 5 for dcgan).", checks.positive_int, resume="match")
+    negative_slope: float | None = setting(None, "LeakyReLU negative slope in G and D (default: the family's, 0.2).",
+                                           resume="warn")
     d_dropout: float | None = setting(None, "Dropout rate in D, in [0, 1) (default: the family's, 0.3).",
-                                      checks.fraction)
-    d_batchnorm: bool | None = setting(None, "BatchNorm in the discriminator (dcgan, cdcgan).")
-    sync_batchnorm: bool | None = setting(None, "Synchronize BatchNorm statistics across replicas (dcgan, cdcgan).")
-    spectral_norm: bool | None = setting(None, "Spectral normalization on every D layer (dcgan, cdcgan).")
-    num_classes: int = setting(10, "Classes of a conditional network (cdcgan).", lambda n, v: checks.integer(n, v, min=2))
+                                      checks.fraction, resume="warn")
+    d_batchnorm: bool | None = setting(None, "BatchNorm in the discriminator (dcgan, cdcgan).", resume="match")
+    sync_batchnorm: bool | None = setting(None, "Synchronize BatchNorm statistics across replicas (dcgan, cdcgan).",
+                                          resume="warn")
+    spectral_norm: bool | None = setting(None, "Spectral normalization on every D layer (dcgan, cdcgan).",
+                                         resume="match")
+    num_classes: int = setting(10, "Classes of a conditional network (cdcgan).",
+                               lambda n, v: checks.integer(n, v, min=2), resume="match")
     clusters: int = setting(0, "Condition a conditional network (cdcgan) on this many k-means clusters of the "
                             "images instead of labels: an unconditional GAN to its users (kgan.features.clusters; "
-                            "0 = off).", _clusters)
+                            "0 = off).", _clusters, resume="match")
     # objective
     loss: str = setting("non_saturating", "GAN loss (kgan.losses): non_saturating, minimax, wasserstein, "
-                        "hinge, least_squares, relativistic_average.")
-    d_steps: int = setting(1, "Discriminator updates per generator update.", _min1)
+                        "hinge, least_squares, relativistic_average.", resume="match")
+    d_steps: int = setting(1, "Discriminator updates per generator update.", _min1, resume="warn")
     clip_value: float | None = setting(None, "Clip D weights to [-c, c] after each update (WGAN; default 0.01 for "
-                                       "the wasserstein loss without gradient penalty).", checks.positive)
-    gradient_penalty: float = setting(0.0, "WGAN-GP weight lambda (10 in the paper; 0 = off).", checks.weight)
-    r1_penalty: float = setting(0.0, "R1 penalty weight gamma on real data (0 = off).", checks.weight)
-    r1_every: int = setting(1, "Apply R1 every this many D steps (lazy regularization).", _min1)
+                                       "the wasserstein loss without gradient penalty).", checks.positive,
+                                       resume="warn")
+    gradient_penalty: float = setting(0.0, "WGAN-GP weight lambda (10 in the paper; 0 = off).", checks.weight,
+                                      resume="warn")
+    r1_penalty: float = setting(0.0, "R1 penalty weight gamma on real data (0 = off).", checks.weight, resume="warn")
+    r1_every: int = setting(1, "Apply R1 every this many D steps (lazy regularization).", _min1, resume="warn")
     mode_seeking: float = setting(0.0, "MSGAN weight lambda: penalize G for alike images from one label and two "
-                                  "latents (for conditional GANs that ignore z; 0 = off).", checks.weight)
+                                  "latents (for conditional GANs that ignore z; 0 = off).", checks.weight,
+                                  resume="warn")
     diff_augment: str = setting("", "DiffAugment policy (Zhao et al. 2020; kgan.augment): comma-separated color, "
                                 "translation, cutout; every image D sees, real and fake, is augmented differentiably "
-                                "(small datasets). Empty = off.", _diff_augment)
+                                "(small datasets). Empty = off.", _diff_augment, resume="warn")
     share_fakes: bool = setting(False, "G's update scores the fakes of the last D update (judged by the updated D) "
                                 "instead of generating its own: one G forward pass per step instead of two "
-                                "(as the PyTorch DCGAN example).")
+                                "(as the PyTorch DCGAN example).", resume="warn")
     joint_d_call: bool = setting(True, "D scores the real and the fake batch in one call on [real; fake] (if D has no "
                                  "BatchNorm, which would mix their statistics). --nojoint_d_call: two calls, so D's "
                                  "pass on the real batch can run beside G's forward pass; the same update but for D's "
-                                 "random draws (dropout masks, DiffAugment).")
+                                 "random draws (dropout masks, DiffAugment).", resume="warn")
     simultaneous: bool = setting(False, "The last D update and the G update from one generated batch and one D pass, "
                                  "both gradients taken before either update (the TF DCGAN tutorial's step; "
                                  "simultaneous, not alternating, updates): one D pass on the fakes per step fewer. "
-                                 "Makes --share_fakes moot.")
+                                 "Makes --share_fakes moot.", resume="warn")
     fused_kernels: bool = setting(True, "Train through TensorFlow's fused kernels: each variable's Adam update "
                                   "(kgan.optimizers.FusedAdam), the EMA's update and BatchNorm's training pass "
                                   "(kgan.nets.batchnorm): the same arithmetic as Keras's own ops up to float "
                                   "rounding; and D's dropout masks from 16-bit random numbers (kgan.nets.dropout: "
                                   "the same mask distribution, another random stream). Fewer ops per step "
-                                  "(bench/step_levers.py variant fused). --nofused_kernels: Keras's own ops.")
+                                  "(bench/step_levers.py variant fused). --nofused_kernels: Keras's own ops.",
+                                  resume="warn")
     label_smoothing: float = setting(0.0, "One-sided label smoothing s: real targets 1 - s (cross-entropy losses).",
-                                     checks.fraction)
-    instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight)
-    instance_noise_steps: int = setting(10_000, "D steps over which the instance noise decays to 0.", _min1)
+                                     checks.fraction, resume="warn")
+    instance_noise: float = setting(0.0, "Std of Gaussian noise on D's inputs, decaying linearly to 0.", checks.weight,
+                                    resume="warn")
+    instance_noise_steps: int = setting(10_000, "D steps over which the instance noise decays to 0.", _min1,
+                                        resume="warn")
     ema_decay: float | None = setting(None, "Keep an EMA of G's weights with this decay (e.g. 0.999) for samples "
-                                      "and export; unset = off.", _ema_decay)
+                                      "and export; unset = off.", _ema_decay, resume="match")
     precision: str = setting("float32", "Keras dtype policy the networks train with (weights stay float32; "
                              "exports are float32): mixed_float16 for GPUs with tensor cores (losses scaled), "
                              "mixed_bfloat16 for CPUs with AMX or AVX512-BF16 (bench/step_levers.py).",
-                             choices=PRECISIONS)
+                             choices=PRECISIONS, resume="warn")
     # optimization
-    epochs: int = setting(20, "Passes over the data.", checks.positive_int)
+    epochs: int = setting(20, "Passes over the data.", checks.positive_int, resume="free")
     steps_per_epoch: int | None = setting(None, "Cap on generator steps per epoch, for quick runs.",
-                                          checks.positive_int)
+                                          checks.positive_int, resume="free")
     steps_per_execution: int = setting(
         1, "Training steps per call into TensorFlow (Keras's steps_per_execution): fewer Python round trips and "
         "device syncs per step; callbacks, checkpoints, SIGTERM and --max_minutes then act every this many steps.",
-        _min1)
-    batch_size: int = setting(256, "Global batch size, split over all replicas.")  # checked by kgan.data.load
+        _min1, resume="free")
+    batch_size: int = setting(256, "Global batch size, split over all replicas.",
+                              resume="warn")  # checked by kgan.data.load
     d_learning_rate: float = setting(2e-4, "Adam learning rate of D (a larger D rate than G rate is TTUR).",
-                                     checks.positive)
-    g_learning_rate: float = setting(2e-4, "Adam learning rate of G.", checks.positive)
-    beta_1: float = setting(0.5, "Adam beta_1 of both optimizers.", checks.fraction)
-    beta_2: float = setting(0.999, "Adam beta_2 of both optimizers.", checks.fraction)
-    seed: int = setting(0, "Seeds weights, data order and noise: the same seed gives the same run.", _seed)
+                                     checks.positive, resume="free")
+    g_learning_rate: float = setting(2e-4, "Adam learning rate of G.", checks.positive, resume="free")
+    beta_1: float = setting(0.5, "Adam beta_1 of both optimizers.", checks.fraction, resume="warn")
+    beta_2: float = setting(0.999, "Adam beta_2 of both optimizers.", checks.fraction, resume="warn")
+    seed: int = setting(0, "Seeds weights, data order and noise: the same seed gives the same run.", _seed,
+                        resume="warn")
     # distribution
     strategy: str = setting("auto", "tf.distribute strategy; auto = mirrored with more than one GPU or "
                             "--cpu_replicas > 1; multi_worker = MultiWorkerMirroredStrategy over the cluster in "
                             "TF_CONFIG (try it locally with launch.py); tpu = TPUStrategy on --tpu (untested: no TPU "
-                            "here).", choices=distribute.STRATEGIES)
+                            "here).", choices=distribute.STRATEGIES, resume="free")
     cpu_replicas: int = setting(1, "Split the CPU into this many logical devices (mirrored training without GPUs).",
-                                _min1)
-    tpu: str = setting("", "--strategy=tpu: the TPU name or grpc:// address (empty on a TPU VM).")
+                                _min1, resume="free")
+    tpu: str = setting("", "--strategy=tpu: the TPU name or grpc:// address (empty on a TPU VM).", resume="free")
     connect_timeout: int = setting(120, "--strategy=multi_worker: seconds to wait for the other workers (at start "
-                                   "and in each collective) before failing.", checks.positive_int)
+                                   "and in each collective) before failing.", checks.positive_int, resume="free")
     # outputs
-    num_samples: int = setting(64, "Images in each sample grid.", checks.positive_int)
-    sample_every: int = setting(1, "Write a sample grid every this many epochs.", checks.positive_int)
+    num_samples: int = setting(64, "Images in each sample grid.", checks.positive_int, resume="free")
+    sample_every: int = setting(1, "Write a sample grid every this many epochs.", checks.positive_int, resume="free")
     checkpoint_every_steps: int | None = setting(None, "Also checkpoint every this many steps (default: each "
-                                                 "epoch).", checks.positive_int)
-    keep_checkpoints: int = setting(3, "How many recent checkpoints to keep.", checks.positive_int)
+                                                 "epoch).", checks.positive_int, resume="free")
+    keep_checkpoints: int = setting(3, "How many recent checkpoints to keep.", checks.positive_int, resume="free")
     on_nan: str = setting("stop", "When a loss turns NaN/inf: stop (exit 3, last good checkpoint kept) or roll back "
-                          "to it and halve the learning rates.", choices=("stop", "rollback"))
+                          "to it and halve the learning rates.", choices=("stop", "rollback"), resume="free")
     verbose: int = setting(1, "Keras progress: 0 none, 1 a bar per step, 2 a line per epoch (the command line "
-                           "sets it from --progress).", choices=(0, 1, 2), flag=False)
+                           "sets it from --progress).", choices=(0, 1, 2), flag=False, resume="free")
     max_minutes: float | None = setting(None, "Stop after this many minutes of training (the epoch in progress "
                                         "ends early and is checkpointed); for equal-time comparisons. Default: no "
-                                        "limit.", checks.positive)
+                                        "limit.", checks.positive, resume="free")
     # quality metrics (kgan.eval): 0 = off
     eval_every: int = setting(0, "Score samples with kgan's quality metrics (classifier score, FCD, precision/"
                               "recall, modes, C_T copying) against held-out images every N epochs; 0 = off. Holds out "
                               "--holdout of a one-split source.",
-                              lambda n, v: checks.integer(n, v, min=0, hint=" (0: no quality metrics)"))
-    eval_samples: int = setting(10_000, "Generated images per quality evaluation.", checks.positive_int)
+                              lambda n, v: checks.integer(n, v, min=0, hint=" (0: no quality metrics)"), resume="free")
+    eval_samples: int = setting(10_000, "Generated images per quality evaluation.", checks.positive_int, resume="free")
     classifier_cache: str = setting("~/.cache/kgan", "Where the reference classifier is cached (trained on first "
-                                    "use from the real data, keyed by its checksum).")
+                                    "use from the real data, keyed by its checksum).", resume="free")
     # held-out images (kgan.data.split): what the metrics compare samples with; recorded in config.json
     holdout: float | None = setting(
         None, "Fraction of a one-split source (an IDX folder with one split, an image folder) set aside, seeded, "
@@ -207,9 +232,9 @@ class TrainConfig:
         "(2,000 of 10,000 digits: enough reference images for FCD and the copying test, 80% left to train on), "
         "else 0. A source with a test split (TFDS mnist, an IDX folder with train and t10k files) trains on train "
         "and scores against test instead.", lambda n, v: checks.fraction(n, v, hint=" (or unset: 0.2 with "
-                                                                          "eval_every)"))
+                                                                          "eval_every)"), resume="free")
     holdout_seed: int = setting(0, "Seed of the --holdout choice (by index: the same images for every --seed).",
-                                _seed)
+                                _seed, resume="free")
 
     def __post_init__(self):
         # One size is a square (`--image_size=48`), kept as H,W so that config.json and resuming compare alike.

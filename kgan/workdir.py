@@ -51,16 +51,13 @@ METRICS = "metrics.csv"
 QUALITY = "quality.json"
 EXPORT = "export"
 
-# Settings that change what a resumed run trains without breaking it: allowed, and named in a warning (config.json
-# and flags.cfg then record the new command). Learning rates have their own warning (kgan.callbacks.checkpoint).
-TRAINING_KEYS = ("split", "image_size", "negative_slope", "d_dropout", "sync_batchnorm", "d_steps", "clip_value",
-                 "gradient_penalty", "r1_penalty", "r1_every", "mode_seeking", "diff_augment", "share_fakes",
-                 "joint_d_call", "simultaneous", "label_smoothing", "instance_noise", "instance_noise_steps", "precision",
-                 "batch_size", "beta_1", "beta_2", "seed")
-
-# Settings that must match when a run continues in an existing workdir.
-RESUME_KEYS = ("dataset", "network", "latent_dim", "loss", "image_shape", "d_filters", "g_filters",
-               "kernel_size", "d_batchnorm", "spectral_norm", "num_classes", "clusters", "ema_decay")
+# What a run resumed with other settings does, from each setting's `resume` (`kgan.config.setting`): settings that
+# change what a resumed run trains without breaking it are allowed and named in a warning (config.json and flags.cfg
+# then record the new command; learning rates have their own warning, kgan.callbacks.checkpoint); the others in
+# RESUME_KEYS must match (plus the image shape the data gave).
+TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"] == "warn")
+RESUME_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"] == "match") + (
+    "image_shape",)
 
 
 def path(workdir, name):
