@@ -104,8 +104,8 @@ class TrainConfig:
         None, "H,W (or one size, for a square): resize every image to H x W (area filter), e.g. 64,64 for a folder of mixed or larger images "
         "(default: the images' own size; not for IDX data).", _image_size, resume="warn")
     # networks: the family, then its own arguments (None: the family's default, not passed)
-    network: str = setting("dcgan", "Network family of G and D (kgan.nets): dcgan, mlp, cdcgan "
-                           "(class-conditional DCGAN with a projection discriminator).", resume="match")
+    network: str = setting("dcgan", f"Network family of G and D (kgan.nets.NETWORKS): {', '.join(nets.NETWORKS)}; "
+                           f"conditional on labels or --clusters: {', '.join(sorted(nets.CONDITIONAL))}.", resume="match")
     latent_dim: int = setting(100, "Size of the latent vector z.", checks.positive_int, resume="match")
     g_filters: tuple[int, ...] | None = setting(
         None, "Generator widths (its `filters` argument): dcgan the dense projection, then one per transposed conv "
@@ -131,8 +131,8 @@ class TrainConfig:
                             "images instead of labels: an unconditional GAN to its users (kgan.features.clusters; "
                             "0 = off).", _clusters, resume="match")
     # objective
-    loss: str = setting("non_saturating", "GAN loss (kgan.losses): non_saturating, minimax, wasserstein, "
-                        "hinge, least_squares, relativistic_average.", resume="match")
+    loss: str = setting("non_saturating", f"GAN loss (kgan.losses.LOSSES): {', '.join(losses.LOSSES)}.",
+                        resume="match")
     d_steps: int = setting(1, "Discriminator updates per generator update.", _min1, resume="warn")
     clip_value: float | None = setting(None, "Clip D weights to [-c, c] after each update (WGAN; default 0.01 for "
                                        "the wasserstein loss without gradient penalty).", checks.positive,

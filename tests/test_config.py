@@ -46,3 +46,12 @@ def test_every_setting_is_read_somewhere():
         assert readers, (f"TrainConfig.{field.name} is never read in kgan/ or kgan_cli/: pass it where it acts "
                          "(e.g. kgan.training.build_gan), or add it to kgan.config.NETWORK_ARGS if it is an argument "
                          "of the networks")
+
+
+def test_the_help_of_a_named_setting_lists_its_registry():
+    """`--loss` and `--network` listed their names by hand: a newly registered loss was missing from --helpfull."""
+    from kgan import losses, nets
+
+    help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+    assert all(name in help_of["loss"] for name in losses.LOSSES)
+    assert all(name in help_of["network"] for name in nets.NETWORKS)
