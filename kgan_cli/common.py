@@ -298,6 +298,14 @@ def _flag_type(annotation):
     return typing.get_origin(annotation) or annotation, False
 
 
+def _item_types(annotation):
+    """The item types of a tuple or list annotation (`tuple[int, ...] | None`: {int, Ellipsis})."""
+    for part in typing.get_args(annotation) or (annotation,):
+        if typing.get_origin(part) in (tuple, list):
+            return set(typing.get_args(part))
+    return set(typing.get_args(annotation))
+
+
 def define_config_flags(config_cls, flag_values=None):
     """Defines one absl flag per field of the dataclass `config_cls` (metadata `flag=False` excepted).
 
@@ -329,6 +337,9 @@ def define_config_flags(config_cls, flag_values=None):
         elif kind is str:
             flags.DEFINE_string(**kwargs)
         elif kind in (tuple, list):
+            if _item_types(field.type) - {int, Ellipsis}:  # config_from_flags reads integers
+                raise TypeError(f"{config_cls.__name__}.{field.name}: cannot make a flag of type {field.type} (a list "
+                                "flag holds integers: tuple[int, ...])")
             kwargs["default"] = None if field.default is None else [str(v) for v in field.default]
             flags.DEFINE_list(**kwargs)
         else:

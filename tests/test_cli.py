@@ -192,3 +192,22 @@ def test_nested_flagfiles_are_found_from_the_including_file_outside_the_reposito
     r = subprocess.run([sys.executable, os.path.join(REPO, "train.py"), f"--flagfile={child}"], capture_output=True,
                        text=True, cwd=tmp_path / "elsewhere")
     assert r.returncode == 2 and "flags/base.cfg" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+
+
+def test_a_setting_whose_type_no_flag_can_hold_fails_when_the_flags_are_defined():
+    """A `tuple[float, ...]` field became a list flag that then refused every value ("expected comma-separated
+    integers"): the field's author learns it at once, not a user at parse time."""
+    import pytest
+    from absl import flags
+
+    from kgan import config
+    from kgan_cli import common
+
+    @dataclasses.dataclass
+    class Config:
+        widths: tuple[int, ...] | None = config.setting(None, "Fine.", resume="free")
+        weights: tuple[float, ...] = config.setting((0.5, 1.0), "Not a flag.", resume="free")
+
+    with pytest.raises(TypeError, match=r"Config.weights: cannot make a flag of type tuple\[float, \.\.\.\]"):
+        common.define_config_flags(Config, flags.FlagValues())
+    assert common.define_config_flags(config.TrainConfig, flags.FlagValues())  # every real setting is a flag
