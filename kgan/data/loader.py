@@ -29,7 +29,13 @@ def _folder_source(name, data_dir, split, with_labels, image_size):
     return folder.load_folder(data_dir, with_labels=with_labels, image_size=image_size)
 
 
+def _unknown(name):
+    return DataError(tfds.UNKNOWN.format(name=name, local=", ".join(repr(s) for s in SOURCES if s != "tfds")))
+
+
 def _tfds_source(name, data_dir, split, with_labels, image_size):
+    if not tfds.is_dataset_name(name):
+        raise _unknown(name)
     ds, num = tfds.load_tfds(name, split=split, with_labels=with_labels, data_dir=data_dir)
     if image_size:
         import tensorflow as tf
@@ -84,7 +90,7 @@ def source_for(name, data_dir=None):
             return "idx"
         if local:  # local files under another name: e.g. cifar10 with MNIST's, mnist (the default) with photos
             if not tfds.is_dataset_name(name):
-                raise DataError(tfds.UNKNOWN.format(name=name))
+                raise _unknown(name)
             if local == "idx":
                 raise DataError(f"dataset {name!r} does not come as IDX files, but data_dir {data_dir} holds IDX "
                                 f"files: to train on them pass dataset 'idx' (or one of {', '.join(IDX_DATASETS)})")

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 PROBE_HOST = ("storage.googleapis.com", 443)
 PROBE_TIMEOUT_S = 3.0
-UNKNOWN = "unknown dataset {name!r}: not a TFDS dataset name, and not 'idx' or 'folder'"
+UNKNOWN = "unknown dataset {name!r}: not a TFDS dataset name, and not one of kgan's local sources ({local})"
 
 
 def _online():
@@ -53,7 +53,7 @@ def load_tfds(name, split=None, with_labels=False, data_dir=None):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # tfds raises DatasetNotFoundError, also for malformed names
-        raise DataError(UNKNOWN.format(name=name)) from e
+        raise DataError(UNKNOWN.format(name=name, local="'idx', 'folder'")) from e
     split = split or "train"
     try:
         ds = tfds.load(name, split=split, data_dir=data_dir, download=False, as_supervised=False)

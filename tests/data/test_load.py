@@ -208,9 +208,12 @@ def test_tfds_offline_fails_fast(tmp_path, monkeypatch):
         kgan.data.load("mnist", data_dir=str(tmp_path / "tfds"), batch_size=8)
 
 
-def test_unknown_dataset():
+def test_unknown_dataset(monkeypatch):
     with pytest.raises(DataError, match="unknown dataset 'no_such_set'"):
         kgan.data.load("no_such_set", batch_size=8)
+    monkeypatch.setitem(kgan.data.loader.SOURCES, "npy", kgan.data.loader.SOURCES["idx"])  # a newly added source
+    with pytest.raises(DataError, match=r"not one of kgan's local sources \('idx', 'folder', 'npy'\)$"):
+        kgan.data.load("npz", batch_size=8)
     with pytest.raises(DataError, match="dataset 'idx' reads local files: pass data_dir"):
         kgan.data.load("idx", batch_size=8)
 
