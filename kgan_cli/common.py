@@ -298,6 +298,19 @@ def _flag_type(annotation):
     return typing.get_origin(annotation) or annotation, False
 
 
+def _unsettable(parser_class):
+    """An instance of absl's `parser_class` that reads an empty value as None (unset): an optional setting a
+    flagfile set (`--ema_decay=0.999`) can be unset on the command line after it (`--ema_decay=`)."""
+
+    class Unsettable(parser_class):
+        def parse(self, argument):
+            if isinstance(argument, str) and not argument.strip():
+                return None
+            return super().parse(argument)
+
+    return Unsettable()
+
+
 def _item_types(annotation):
     """The item types of a tuple or list annotation (`tuple[int, ...] | None`: {int, Ellipsis})."""
     for part in typing.get_args(annotation) or (annotation,):
@@ -322,7 +335,7 @@ def define_config_flags(config_cls, flag_values=None):
     for field in dataclasses.fields(config_cls):
         if not field.metadata.get("flag", True):
             continue
-        kind, _ = _flag_type(field.type)
+        kind, optional = _flag_type(field.type)
         kwargs = dict(name=field.name, default=field.default, help=field.metadata.get("help", ""),
                       flag_values=flag_values)
         choices = field.metadata.get("choices")
@@ -330,6 +343,9 @@ def define_config_flags(config_cls, flag_values=None):
             flags.DEFINE_enum(enum_values=list(choices), **kwargs)
         elif kind is bool:
             flags.DEFINE_boolean(**kwargs)
+        elif kind in (int, float) and optional:  # `--ema_decay=` unsets what a flagfile set
+            parser = _unsettable(flags.IntegerParser if kind is int else flags.FloatParser)
+            flags.DEFINE(parser, serializer=flags.ArgumentSerializer(), **kwargs)
         elif kind is int:
             flags.DEFINE_integer(**kwargs)
         elif kind is float:
@@ -370,7 +386,9 @@ def config_from_flags(flag_values, config_cls, **overrides):
     for field in dataclasses.fields(config_cls):
         if field.name in flag_values:
             value = flag_values[field.name].value
-            if isinstance(value, list):
+            if value == [] and _flag_type(field.type)[1]:
+                value = None  # `--g_filters=`: unset (the network family's default)
+            elif isinstance(value, list):
                 try:
                     value = tuple(int(v) for v in value)
                 except ValueError:

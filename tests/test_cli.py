@@ -211,3 +211,25 @@ def test_a_setting_whose_type_no_flag_can_hold_fails_when_the_flags_are_defined(
     with pytest.raises(TypeError, match=r"Config.weights: cannot make a flag of type tuple\[float, \.\.\.\]"):
         common.define_config_flags(Config, flags.FlagValues())
     assert common.define_config_flags(config.TrainConfig, flags.FlagValues())  # every real setting is a flag
+
+
+def test_an_optional_setting_a_flagfile_set_is_unset_by_an_empty_value(tmp_path):
+    """`--ema_decay=` after flags/dcgan.cfg was "could not convert string to float: ''": an optional setting could
+    not be turned back off on the command line."""
+    from absl import flags
+
+    from kgan.config import TrainConfig
+    from kgan_cli import common
+
+    values = flags.FlagValues()
+    common.define_config_flags(TrainConfig, values)
+    flagfile = tmp_path / "f.cfg"
+    flagfile.write_text("--ema_decay=0.999\n--g_filters=128,64,32\n--d_dropout=0.3\n--kernel_size=4\n")
+    values(["prog", f"--flagfile={flagfile}", "--ema_decay=", "--g_filters=", "--d_dropout=", "--kernel_size="])
+    config = common.config_from_flags(values, TrainConfig)
+    assert (config.ema_decay, config.g_filters, config.d_dropout, config.kernel_size) == (None, None, None, None)
+    values = flags.FlagValues()
+    common.define_config_flags(TrainConfig, values)
+    values(["prog", "--ema_decay=0.99", "--g_filters=8,4"])
+    config = common.config_from_flags(values, TrainConfig)
+    assert (config.ema_decay, config.g_filters) == (0.99, (8, 4))
