@@ -675,3 +675,16 @@ def test_a_conditional_gan_fits_an_images_labels_tuple_and_checks_its_images():
     gan.fit(x.numpy(), y.numpy()[:, None], batch_size=16, epochs=1, verbose=0)
     gan.fit(x.numpy(), y=y.numpy().astype("float32"), batch_size=16, epochs=1, verbose=0)
     assert int(gan.g_optimizer.iterations.numpy()) == 6
+
+
+@pytest.mark.parametrize("package, registry", [("losses", "LOSSES"), ("nets", "NETWORKS")])
+def test_every_registered_function_is_re_exported(package, registry):
+    """`kgan.losses.hinge`, `kgan.nets.dcgan_generator`: a function registered by name is also the package's, which
+    its __init__.py imports and names in __all__ by hand, apart from the registry."""
+    module = getattr(kgan, package)
+    for name, entry in getattr(module, registry).items():
+        for fn in entry if isinstance(entry, tuple) else (entry,):
+            assert getattr(module, fn.__name__, None) is fn and fn.__name__ in module.__all__, (
+                f"kgan.{package}.{registry}[{name!r}] holds {fn.__module__}.{fn.__name__}, which kgan.{package} does "
+                f"not re-export: import {fn.__name__} in kgan/{package}/__init__.py and add {fn.__name__!r} to its "
+                "__all__")

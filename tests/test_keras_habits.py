@@ -2,6 +2,7 @@
 custom losses across save and load, and the two image ranges (predict: [-1, 1], generate: [0, 1])."""
 
 import csv
+import inspect
 
 import keras
 import numpy as np
@@ -235,3 +236,48 @@ def test_compile_takes_optimizer_names_and_configs_as_keras_does(tmp_path):
     with pytest.raises(ConfigError, match="^a GAN takes two optimizers, d_optimizer= and g_optimizer=, "
                                           "not optimizer=$"):
         gan.compile(optimizer="adam")
+
+
+# Non-default values for the `GAN.compile` parameters whose default gives no type to vary (None, a name, objects).
+NON_DEFAULT = {"d_optimizer": lambda: keras.optimizers.SGD(0.01),
+               "g_optimizer": lambda: keras.optimizers.RMSprop(0.003),
+               "loss": lambda: "minimax", "clip_value": lambda: 0.05, "diff_augment": lambda: "color,translation"}
+
+
+def _non_default(name, default):
+    """A value for compile parameter `name` unlike its default: flipped, +1 or +0.25, else `NON_DEFAULT`'s."""
+    if name in NON_DEFAULT:
+        return NON_DEFAULT[name]()
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, (int, float)):
+        return default + (1 if isinstance(default, int) else 0.25)
+    raise AssertionError(f"GAN.compile's parameter {name}={default!r} has no non-default value to test: add one to "
+                         "NON_DEFAULT in tests/test_keras_habits.py")
+
+
+def test_every_compile_parameter_is_saved_and_reloaded(tmp_path):
+    """`get_compile_config` names every `GAN.compile` parameter, so `load_model` compiles with the values given:
+    a parameter left out of it reloaded as its default (a penalty as 0.0) without a word. `**kwargs` are Keras's
+    (`optimizer=`, `metrics=` refused; `steps_per_execution`, `jit_compile` saved by name, tested above)."""
+    params = {name: p for name, p in inspect.signature(kgan.GAN.compile).parameters.items()
+              if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    gan = _gan()
+    gan.compile()
+    missing = sorted(set(params) - set(gan.get_compile_config()))
+    assert not missing, (f"GAN.get_compile_config() leaves out compile's {', '.join(missing)}: add them to it in "
+                         "kgan/gan.py, or load_model compiles with their defaults")
+    values = {name: _non_default(name, p.default) for name, p in params.items()}
+    gan = _gan()
+    gan.compile(**values)
+    gan.save(tmp_path / "gan.keras")
+    saved, loaded = gan.get_compile_config(), keras.saving.load_model(tmp_path / "gan.keras")
+    reloaded = loaded.get_compile_config()
+    for name, value in values.items():
+        if isinstance(value, (bool, int, float, str)):
+            assert saved[name] == value, f"get_compile_config()[{name!r}] is {saved[name]!r}, compiled with {value!r}"
+        assert reloaded[name] == saved[name], f"{name} saved as {saved[name]!r} reloads as {reloaded[name]!r}"
+    for name in ("d_optimizer", "g_optimizer"):
+        assert type(getattr(loaded, name)) is type(values[name])
+        assert float(getattr(loaded, name).learning_rate) == pytest.approx(float(values[name].learning_rate))
+    assert loaded.loss_fn is kgan.losses.LOSSES["minimax"] or loaded.loss_fn.wrapped is kgan.losses.LOSSES["minimax"]
