@@ -50,6 +50,7 @@ dropout).
 Example:
 
 ```python
+import kgan.export, kgan.serving, kgan.workdir   # `import kgan` alone loads neither kgan.export nor kgan.serving
 gan, _ = kgan.workdir.load_run("runs/dcgan")
 result = kgan.export.export_generator(gan, "runs/dcgan/export")
 result.version_dir   # 'runs/dcgan/export/kgan/1'

@@ -8,6 +8,26 @@ References:
   actually Converge?", ICML 2018 (https://arxiv.org/abs/1801.04406), Eq. 9:
   (γ/2) E[‖∇D(x)‖²] on real data; evaluated every k steps with weight γ·k
   ("lazy regularization", Karras et al., StyleGAN2, https://arxiv.org/abs/1912.04958).
+
+Adding a penalty (say `foo_penalty`, weight `foo`) changes these places; nothing derives one from another:
+
+1. here: `foo_penalty(discriminator, real, ...)` returning the unweighted penalty per example, shape `[batch]`,
+   with a `>>>` example (tests/test_doctests.py runs every module of kgan.losses). `discriminator` is the
+   callable `GAN._d_penalties` passes: D with the batch's labels and DiffAugment applied, float32 logits.
+2. kgan/gan.py, `GAN.compile`: a weight parameter `foo=0.0` (0 = off), checked with `checks.weight` beside
+   `gradient_penalty`, kept as `self.foo = float(foo)`, and documented under Args. If it keeps D Lipschitz
+   (as the gradient penalty does), the default `clip_value` for `loss="wasserstein"` should skip it too.
+3. kgan/gan.py, `GAN._d_penalties`: `if self.foo:` add `self.foo * penalties.foo_penalty(d_fn, ...)` to `total`
+   (random draws through `self._replica_draw`, as the gradient penalty's alpha). The sum is D's extra loss and
+   is logged as `d_penalty`.
+4. kgan/gan.py, `GAN.get_compile_config`: `"foo": self.foo`; left out, `keras.saving.load_model` compiles the
+   GAN with `foo=0.0` without a word (tests/test_keras_habits.py, `test_every_compile_parameter_is_saved_and_reloaded`,
+   fails until it is there).
+5. kgan/config.py, `TrainConfig`: a setting `foo` (default 0.0, checked with `checks.weight`), which is train.py's
+   `--foo` flag and is saved in config.json; `resume="warn"`, as `gradient_penalty` (a resumed run may change the
+   weight and is named in the resume warning).
+6. kgan/training.py, `build_gan`: `foo=config.foo` in its `gan.compile(...)` call; a setting not passed there
+   is accepted on the command line and changes nothing.
 """
 
 import tensorflow as tf

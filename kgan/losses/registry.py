@@ -1,4 +1,9 @@
-"""The registry of adversarial losses by name: add a loss here with one line in `LOSSES`."""
+"""The registry of adversarial losses by name: one line in `LOSSES` per loss.
+
+A loss added here is re-exported by hand as `kgan.losses.<name>` too (kgan/losses/__init__.py: its import and
+`__all__`; tests/test_gan.py names one that is not), and declares `d_output` if its logits are scores (see
+kgan/losses/__init__.py).
+"""
 
 from kgan.errors import ConfigError
 from kgan.losses.adversarial import (

@@ -4,8 +4,10 @@ Each network family is one file holding a `<name>_generator` and a
 `<name>_discriminator` function that return functional `keras.Model`s. The
 generator maps latents `[batch, latent_dim]` to images in [-1, 1]
 (`[batch, H, W, C]`, tanh); the discriminator maps images to one logit per
-image (`[batch, 1]`). Adding a family means adding one file and one line to
-`NETWORKS` in `registry.py` (and to `CONDITIONAL` if its models take labels). The builders own
+image (`[batch, 1]`). Adding a family means adding one file (its `>>>` examples are run by
+tests/test_doctests.py, which finds every module here), one line to `NETWORKS` in `registry.py` (and
+to `CONDITIONAL` if its models take labels), and its two builders' re-export here, in the imports
+and in `__all__` (tests/test_gan.py names a registered builder that is not). The builders own
 their arguments: `kgan.training.build_gan` passes the settings a run sets
 (`filters`, `kernel_size`, ...) straight through, and an argument a family does
 not take is a ConfigError naming the family.

@@ -1,4 +1,8 @@
-"""The network families by name: `NETWORKS` (one line per family), and building them from their own arguments."""
+"""The network families by name: `NETWORKS` (one line per family), and building them from their own arguments.
+
+A family added here is re-exported by hand as `kgan.nets.<name>_generator` and `<name>_discriminator` too
+(kgan/nets/__init__.py: its imports and `__all__`; tests/test_gan.py names one that is not).
+"""
 
 import inspect
 
