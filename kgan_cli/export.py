@@ -25,9 +25,9 @@ flags.DEFINE_string("run_dir", None, "The --output_dir of a train.py run (holds 
 flags.DEFINE_string("export_base", None, "Where versions go: <export_base>/<model_name>/<N>/ (default <run_dir>/export). "
                     "Point TF Serving's model base path at <export_base>/<model_name>.")
 flags.DEFINE_string("model_name", "kgan", "The model's name in TF Serving (its directory under --export_base).")
-flags.DEFINE_list("formats", ["saved_model", "tflite"], "What to write: saved_model, tflite (the SavedModel is "
-                  "always written: TFLite is converted from it and every version must be servable).")
-flags.DEFINE_list("tflite_variants", None, "TFLite variants (default all): float32, float16, int8_dynamic, int8_full.")
+flags.DEFINE_list("formats", ["saved_model", "tflite"], f"What to write: {', '.join(export.FORMATS)} (the "
+                  "SavedModel is always written: TFLite is converted from it and every version must be servable).")
+flags.DEFINE_list("tflite_variants", None, f"TFLite variants (default all): {', '.join(export.TFLITE_VARIANTS)}.")
 flags.DEFINE_integer("fixed_batch", None, "Convert TFLite for this batch size only (GPU delegates reject the "
                      "dynamic-shape ops of a dynamic batch). Default: any batch.")
 flags.DEFINE_integer("max_images", 1024, "Largest num_images the generate signature accepts.")

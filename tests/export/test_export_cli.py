@@ -111,3 +111,26 @@ def test_manifest_omits_a_run_outside_the_export(tmp_path):
     assert module.run_metadata(tmp_path / "runs" / "a", tmp_path / "srv", "kgan") == {"run_name": "a"}
     assert module.run_metadata(tmp_path / "runs" / "a", tmp_path / "runs" / "a" / "export", "kgan") == {
         "run_name": "a", "run_dir": "../../.."}
+
+
+def test_export_cli_help_names_every_format_and_tflite_variant(tmp_path):
+    """The help lists what `kgan.export` checks the flags against: a variant or format added there is in --help."""
+    from kgan import export
+
+    script = tmp_path / "help.py"
+    script.write_text(
+        "import kgan.export as export\n"
+        "export.TFLITE_VARIANTS = export.tflite.VARIANTS = (*export.TFLITE_VARIANTS, 'int4_new')\n"
+        "export.FORMATS = export.writer.FORMATS = (*export.FORMATS, 'onnx_new')\n"
+        "import kgan_cli.export\n"
+        "from absl import flags\n"
+        "print(flags.FLAGS['tflite_variants'].help)\n"
+        "print('---')\n"
+        "print(flags.FLAGS['formats'].help)\n")
+    (r,) = _run_all([[sys.executable, str(script)]])
+    assert r.returncode == 0, r.stderr[-3000:]
+    variants_help, formats_help = r.stdout.split("---")
+    for variant in (*export.TFLITE_VARIANTS, "int4_new"):
+        assert variant in variants_help, f"--tflite_variants help omits {variant!r}: {variants_help.strip()}"
+    for fmt in (*export.FORMATS, "onnx_new"):
+        assert fmt in formats_help, f"--formats help omits {fmt!r}: {formats_help.strip()}"
