@@ -5,10 +5,15 @@ layers and parameter counts recorded in flagfile_networks.json (written from the
 networks before they learned other sizes). One record changed since: the projection discriminator's
 `keras.layers.Dot(axes=1)` became `kgan.nets.cdcgan.RowDot` (2026-12-07), the same row-by-row dot product
 without a batched matrix multiply.
+
+A new MNIST flagfile is recorded with `KGAN_RECORD=1 python -m pytest tests/nets/test_image_sizes.py -n 0 -k
+recorded_flagfiles` (`record_flagfiles`): it adds the records of flagfiles the JSON lacks and drops those of deleted
+ones, never rewriting an existing record, and skips; review and commit the JSON.
 """
 
 import dataclasses
 import json
+import os
 import pathlib
 
 import keras
@@ -24,7 +29,8 @@ from kgan.nets.dcgan import default_filters, doublings
 from ..conftest import eagerly
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-RECORDED = json.loads((pathlib.Path(__file__).parent / "flagfile_networks.json").read_text())
+RECORD_FILE = pathlib.Path(__file__).parent / "flagfile_networks.json"
+RECORDED = json.loads(RECORD_FILE.read_text())
 SIZES = [28, 32, 64, 128]
 
 
@@ -85,22 +91,65 @@ def _fingerprint(model):
     return out
 
 
-@pytest.mark.parametrize("flagfile", sorted(RECORDED))
-def test_every_flagfile_builds_the_networks_it_built_before(flagfile):
+def _networks(flagfile):
+    """The record of what `flags/<flagfile>` builds for 28x28x1 images: parameter counts and layers of G and D."""
     _, training = _config_module()
     keras.utils.set_random_seed(0)
     gan = training.build_gan(_config(f"flags/{flagfile}"), (28, 28, 1))
-    want = RECORDED[flagfile]
-    assert gan.generator.count_params() == want["g"]
-    assert gan.discriminator.count_params() == want["d"]
-    assert _fingerprint(gan.generator) == want["gl"]
-    assert _fingerprint(gan.discriminator) == want["dl"]
+    return {"g": gan.generator.count_params(), "d": gan.discriminator.count_params(),
+            "gl": _fingerprint(gan.generator), "dl": _fingerprint(gan.discriminator)}
+
+
+def _mnist_flagfiles():
+    """The flagfiles whose networks are recorded: all of flags/*.cfg but the RGB ones (folder*.cfg, tested below)."""
+    return {p.name for p in (REPO / "flags").glob("*.cfg") if not p.name.startswith("folder")}
+
+
+def record_flagfiles(flagfiles, recorded, path):
+    """Writes `path`: `recorded` with a record added for each of `flagfiles` it lacks, and those not in `flagfiles`
+    dropped. An existing record is never rewritten (that would bless a changed network). Returns (added, dropped)."""
+    added = sorted(set(flagfiles) - set(recorded))
+    dropped = sorted(set(recorded) - set(flagfiles))
+    out = {name: record for name, record in recorded.items() if name not in dropped}
+    out.update((name, _networks(name)) for name in added)
+    pathlib.Path(path).write_text(json.dumps(out, indent=1) + "\n")
+    return added, dropped
+
+
+@pytest.mark.parametrize("flagfile", sorted(RECORDED))
+def test_every_flagfile_builds_the_networks_it_built_before(flagfile):
+    got, want = _networks(flagfile), RECORDED[flagfile]
+    assert got["g"] == want["g"]
+    assert got["d"] == want["d"]
+    assert got["gl"] == want["gl"]
+    assert got["dl"] == want["dl"]
 
 
 def test_recorded_flagfiles_are_all_the_mnist_flagfiles():
-    # A new MNIST flagfile should be recorded too; RGB ones (folder*.cfg) are tested below.
-    mnist = {p.name for p in (REPO / "flags").glob("*.cfg") if not p.name.startswith("folder")}
-    assert set(RECORDED) == mnist
+    mnist = _mnist_flagfiles()
+    if os.environ.get("KGAN_RECORD") == "1":
+        added, dropped = record_flagfiles(mnist, RECORDED, RECORD_FILE)
+        pytest.skip(f"KGAN_RECORD=1: recorded {added or 'nothing'}, dropped {dropped or 'nothing'} in {RECORD_FILE}: "
+                    "review and commit it")
+    unrecorded, gone = sorted(mnist - set(RECORDED)), sorted(set(RECORDED) - mnist)
+    record = (f"KGAN_RECORD=1 python -m pytest {pathlib.Path(__file__).relative_to(REPO)} -n 0 -k recorded_flagfiles "
+              f"(it keeps the existing records), then commit {RECORD_FILE.relative_to(REPO)}")
+    assert not unrecorded, (f"{RECORD_FILE.name} does not record the networks of flags/{', flags/'.join(unrecorded)} "
+                            "(every MNIST flagfile's are, so that a change to them is caught; an RGB flagfile is "
+                            f"named folder*.cfg): record them with {record}")
+    assert not gone, (f"{RECORD_FILE.name} records {', '.join(gone)}, which flags/ no longer holds: drop the records "
+                      f"with {record}")
+
+
+def test_kgan_record_adds_new_flagfiles_keeps_and_drops_records(tmp_path):
+    """KGAN_RECORD=1 writes what the test above compares against: a flagfile recorded anew gets its record back."""
+    path = tmp_path / "networks.json"
+    old = {name: RECORDED[name] for name in RECORDED if name != "gan.cfg"}
+    old["deleted.cfg"] = RECORDED["gan.cfg"]
+    assert record_flagfiles([*RECORDED], old, path) == (["gan.cfg"], ["deleted.cfg"])
+    written = json.loads(path.read_text())
+    assert written == RECORDED and list(written)[:-1] == [name for name in RECORDED if name != "gan.cfg"]
+    assert path.read_text() == json.dumps(written, indent=1) + "\n"
 
 
 def test_default_widths_follow_the_size():
