@@ -261,12 +261,17 @@ def _below_gate(meta):
 
 
 def to_model_range(images):
-    """uint8 [0, 255] or float [0, 1] images to float32 [-1, 1] (what the classifier takes)."""
-    x = np.asarray(images)
-    if x.dtype == np.uint8:
+    """uint8 [0, 255], float [0, 1] or float [-1, 1] images to float32 [-1, 1] (what the classifier takes).
+
+    The range is read by `kgan.eval._images.image_range` (the rule of every metric; anything else, such as
+    0-255 floats or NaN, is a `ConfigError`)."""
+    from kgan.eval._images import image_range
+
+    x, kind = image_range(images)
+    if kind == "uint8":
         return x.astype("float32") / 127.5 - 1.0
     x = x.astype("float32")
-    if x.min() >= 0.0 and x.max() <= 1.0:
+    if kind == "unit":
         return x * 2.0 - 1.0
     return x
 

@@ -29,7 +29,11 @@ ct(sample_pixels)["ct"]       # about 0 for a generator that draws new images
 ```
 """
 
+import logging
+
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 THRESHOLD = -3.0  # the paper's: C_T below this flags data-copying
 MIN_SAMPLES = 20  # generated samples a cell needs to count (Π_τ with τ = 20/m)
@@ -49,6 +53,8 @@ def verdict(result, threshold=THRESHOLD, min_coverage=MIN_COVERAGE):
     >>> verdict({"ct": -5.0, "coverage": 0.9}), verdict({"ct": -5.0, "coverage": 0.2})[:12]
     ('copying', 'inconclusive')
     """
+    if result.get("cells_used") == 0:
+        return "inconclusive (no cell holds enough samples to count, C_T is NaN: score more samples)"
     if not result["coverage"] >= min_coverage:
         return (f"inconclusive (the samples fill cells holding {result['coverage']:.0%} of the held-out images: "
                 "collapsed or far from the data)")
@@ -56,13 +62,16 @@ def verdict(result, threshold=THRESHOLD, min_coverage=MIN_COVERAGE):
 
 
 def pixel_space(images):
-    """Images (uint8, or floats in [0, 1] or [-1, 1]) as float32 `[N, H*W*C]` in [0, 1]."""
-    x = np.asarray(images)
-    if x.dtype == np.uint8:
+    """Images (uint8, or floats in [0, 1] or [-1, 1], read by `kgan.eval._images.image_range`) as float32
+    `[N, H*W*C]` in [0, 1]."""
+    from kgan.eval._images import image_range
+
+    x, kind = image_range(images)
+    if kind == "uint8":
         x = x.astype("float32") / 255.0
     else:
         x = x.astype("float32")
-        if x.min() < 0:
+        if kind == "signed":
             x = (x + 1.0) / 2.0
     return x.reshape(len(x), -1)
 
@@ -161,6 +170,9 @@ class CopyingTest:
         """`{"ct", "cell_z" [k] (NaN for cells left out), "cells_used", "coverage", "distances", "nearest"}` for
         `samples`. `coverage`: the held-out share of the cells used (`verdict` needs half).
 
+        `ct` is NaN when no cell counts (none holds `min_samples` samples and held-out images: too few
+        samples, e.g. fewer than `min_samples` in all); a logged warning says so.
+
         `distances`/`nearest`: each sample's distance to, and index of, its nearest training image in its cell.
         """
         x = np.asarray(samples, "float32").reshape(len(samples), -1)
@@ -174,6 +186,9 @@ class CopyingTest:
         used = ~np.isnan(z)
         if not used.any():
             ct = float("nan")
+            fullest = int(np.bincount(cells, minlength=self.num_cells).max()) if len(cells) else 0
+            log.warning("C_T is NaN: no cell holds the %d samples it needs to count (%d samples in %d cells, at most "
+                        "%d in one); score more samples", self.min_samples, len(x), self.num_cells, fullest)
         else:
             w = self.heldout_share[used]
             ct = float((w * z[used]).sum() / w.sum())

@@ -43,12 +43,15 @@ ev.real_floor(10_000)
 
 import numpy as np
 
+from kgan.errors import ConfigError
 from kgan.eval import swd as swd_lib
+from kgan.eval._images import image_range
 from kgan.eval.classifier import FEATURES_LAYER, to_model_range
-from kgan.eval.frechet import frechet_distance
+from kgan.eval.frechet import check_features, frechet_distance, rows
 
 MODE_SHARE = 0.02
 K = 3
+MIN_IMAGES = K + 1  # per set, for the classifier metrics: precision/recall's balls reach K other images
 
 
 def classifier_score(probs, eps=1e-12):
@@ -74,12 +77,17 @@ def modes_covered(predicted, num_classes, share=MODE_SHARE):
 
 
 def _unit_range(images):
-    """uint8 images as they are, float images in [0, 1] (`to_model_range`'s reading of [0, 1] vs [-1, 1]):
-    what `kgan.eval.swd` takes."""
-    x = np.asarray(images)
-    if x.dtype == np.uint8 or (x.size and x.min() >= 0.0 and x.max() <= 1.0):
+    """uint8 images as they are, float images in [0, 1] (read by `kgan.eval._images.image_range`, as
+    `to_model_range` reads them): what `kgan.eval.swd` takes."""
+    x, kind = image_range(images)
+    if kind != "signed":
         return x
     return (x.astype("float32") + 1.0) / 2.0
+
+
+def _size(shape):
+    """`(28, 28, 1)` as "28x28x1"."""
+    return "x".join(str(d) for d in shape) or "scalars"
 
 
 def swd_applies(image_shape):
@@ -122,14 +130,21 @@ def _coverage(queries, support, radii, block=2048):
 def precision_recall(real_features, fake_features, k=K):
     """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls; equal counts expected.
 
+    Precision: the share of `fake_features` rows inside the real manifold (the union of balls around each
+    real row reaching its k-th nearest other real row); recall: the share of real rows inside the fake
+    manifold. Each set needs at least k + 1 finite rows `[N, D]` (a `[N]` array is N rows of one feature).
+
     Example:
 
     >>> x = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
     >>> precision_recall(x, x)
     (1.0, 1.0)
     """
-    real = np.asarray(real_features, "float32")
-    fake = np.asarray(fake_features, "float32")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"k must be a whole number >= 1, got {k!r}")
+    real, fake = rows(real_features, "float32"), rows(fake_features, "float32")
+    check_features(real, fake, k + 1, f"precision/recall with k={k}", f"each row's ball reaches its {k} nearest "
+                   "others", names=("real", "fake"))
     precision = _coverage(fake, real, _kth_radii(real, k))
     recall = _coverage(real, fake, _kth_radii(fake, k))
     return float(precision), float(recall)
@@ -177,11 +192,15 @@ class Evaluator:
         self.classifier = classifier
         self.batch_size = batch_size
         shape = np.asarray(real_images).shape
+        if len(shape) != 4:
+            raise ConfigError(f"the real images must be [N, H, W, C], got shape {shape}")
+        self.image_shape = tuple(int(d) for d in shape[1:])
+        real_images = self.check_images(real_images, "real images")
+        if train_images is not None:
+            train_images = self.check_images(train_images, "training images", 1)
         self.num_real = int(shape[0])
         self.swd = swd_lib.SlicedWasserstein(_unit_range(real_images)) if swd and swd_applies(shape[1:]) else None
         if classifier is None and self.swd is None and (train_images is None or not copying):
-            from kgan.errors import ConfigError
-
             raise ConfigError(f"nothing to score {shape[1:]} images with: without a classifier the metrics are the "
                               "SWD (images of at least 16 px on each side) and the pixel copying test (needs the "
                               "training images)")
@@ -215,6 +234,28 @@ class Evaluator:
                 if classifier is not None:
                     self.copying_tests["ct_features"] = copying_lib.CopyingTest(self.train_features,
                                                                                 self.real_features)
+
+    @property
+    def min_images(self):
+        """The fewest images a set can be scored with: `MIN_IMAGES` with a classifier (precision/recall's
+        k-NN balls), else 1."""
+        return 1 if self.classifier is None else MIN_IMAGES
+
+    def check_images(self, images, what="images to score", min_count=None):
+        """`images` as an array, or a one-line `ConfigError` (naming `what`) if they are not
+        `[N, *self.image_shape]`, fewer than `min_count` (default `min_images`), or outside the ranges the
+        metrics take (`kgan.eval._images.image_range`: uint8, [0, 1] or [-1, 1]; NaN and infinities included)."""
+        x = np.asarray(images)
+        if x.shape[1:] != self.image_shape or x.ndim != 4:
+            raise ConfigError(f"the {what} are {_size(x.shape[1:])} images, the real images {_size(self.image_shape)}"
+                              ": every set must have the real images' height, width and channels")
+        min_count = self.min_images if min_count is None else min_count
+        if len(x) < min_count:
+            why = (f" (precision/recall's ball around each image reaches its {K} nearest others; FCD's covariances "
+                   "need 2)" if self.classifier is not None else "")
+            raise ConfigError(f"too few {what}: {len(x)}; the metrics need at least {min_count}{why}")
+        image_range(x, what=f"the {what}")
+        return x
 
     @property
     def held_out(self):
@@ -285,7 +326,15 @@ class Evaluator:
         With `swd` on, also `swd` and its levels `swd_<size>`.
         With training images, also `ct_pixels` and `ct_features` (C_T; < -3 flags copying).
         `details`: a dict that receives the copying test's per-sample results (for a picture).
+
+        `images` must have the real images' shape, be at least `min_images` (4 with a classifier) and be
+        finite uint8, [0, 1] or [-1, 1] images (`check_images`: a one-line `ConfigError` otherwise). C_T is
+        NaN, with a logged warning, when no cell holds enough samples to count (`kgan.eval.copying`: 20).
         """
+        images = self.check_images(images)
+        if labels is not None and np.size(labels) != len(images):
+            raise ConfigError(f"{np.size(labels)} labels for {len(images)} images to score: give one requested "
+                              "label per image")
         feats = None
         out = {}
         if self.classifier is not None:
@@ -310,6 +359,9 @@ class Evaluator:
         images against the other half.
         """
         if not self.held_out:
+            if self.num_real // 2 < self.min_images:
+                raise ConfigError(f"the half-against-half floor of {self.num_real} real images: the metrics need at "
+                                  f"least {self.min_images} per half ({2 * self.min_images} real images)")
             order = np.random.default_rng(1).permutation(self.num_real)
             a, b = order[: len(order) // 2], order[len(order) // 2 :]
             out = {}
@@ -320,6 +372,9 @@ class Evaluator:
                 out.update(swd_lib.SlicedWasserstein(real[np.sort(b)], seed=self.swd.seed).distance(real[np.sort(a)]))
             return {**out, "num_images": int(len(a))}
         n = min(int(num_samples or self._num_train), self._num_train)
+        if n < self.min_images:
+            raise ConfigError(f"a floor of {n} training images (num_samples={num_samples}, {self._num_train} "
+                              f"training images): the metrics need at least {self.min_images}")
         if n not in self._floors:
             pick = np.sort(np.random.default_rng(1).choice(self._num_train, n, replace=False))
             out = {}

@@ -2,8 +2,11 @@
 
 Karras et al., "Progressive Growing of GANs for Improved Quality, Stability,
 and Variation", ICLR 2018 (https://arxiv.org/abs/1710.10196), section 5: each
-image is split into a Laplacian pyramid (5x5 binomial filter, one level per
-halving down to 16 px); from every level, random 7x7 neighbourhoods are taken
+image is split into a Laplacian pyramid (5x5 binomial filter; after the full
+size, one level per halving while the side is above 16 px and the halved side
+still holds a 7x7 patch, `num_levels`: 64 px gives 64, 32, 16 as in ProGAN,
+but 28 px gives 28, 14 and 48 px 48, 24, 12, so the coarsest level can be
+below 16 px); from every level, random 7x7 neighbourhoods are taken
 as descriptors (7·7·C numbers), normalized per channel, and the two sets'
 descriptor distributions are compared with the sliced Wasserstein distance:
 the mean over random unit directions of the 1-D Wasserstein-1 distance between
@@ -30,8 +33,10 @@ a CPU and for sensitivity:
   seeded random subset of the larger).
 
 Images: uint8 `[N, H, W, C]` in [0, 255] or float in [0, 1] (what
-`GAN.generate` returns), any C, H and W >= 16. Everything is seeded: the same
-call gives the same number.
+`GAN.generate` returns; read by `kgan.eval._images.image_range`, so [-1, 1],
+0-255 floats or NaN are a `ConfigError`), any C, H and W >= 14 (two patches;
+`kgan.eval.Evaluator` applies the SWD from 16 px). Everything is seeded: the
+same call gives the same number.
 
 Example:
 
@@ -60,10 +65,15 @@ _CHUNK = 500
 
 
 def _as_float(images):
+    """uint8 or [0, 1] float images `[N, H, W, C]` as float32 in [0, 1] (the range read by
+    `kgan.eval._images.image_range`; [-1, 1] and anything else is a `ConfigError`)."""
+    from kgan.eval._images import image_range
+
     x = np.asarray(images)
     if x.ndim != 4:
         raise ValueError(f"images must be [N, H, W, C], got shape {x.shape}")
-    if x.dtype == np.uint8:
+    x, kind = image_range(x, signed=False)
+    if kind == "uint8":
         return x.astype(np.float32) / 255.0
     return x.astype(np.float32, copy=False)
 

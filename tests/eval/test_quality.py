@@ -182,6 +182,58 @@ def test_metric_helpers_on_known_inputs():
     assert p == 0.0 and r == 0.0
 
 
+def test_precision_is_the_fake_share_in_the_real_manifold_and_recall_the_reverse():
+    """A narrow fake cloud inside a wide real one: every fake is where real data is (precision ~1), but the fakes
+    cover little of the real data (recall small); the reverse sets swap the two. Pins which is which."""
+    rng = np.random.default_rng(0)
+    wide, narrow = rng.normal(0, 1, (500, 2)), rng.normal(0, 0.05, (500, 2))
+    p, r = ev.precision_recall(wide, narrow)  # real, fake
+    assert p > 0.95 and r < 0.1, (p, r)
+    p, r = ev.precision_recall(narrow, wide)
+    assert p < 0.1 and r > 0.95, (p, r)
+
+
+def test_precision_recall_on_a_hand_made_set_pin_k():
+    """1-D real points 0, 1, 2, 3 and fakes 0.5, 1.5, 5.5, 7.5 (every boundary at least 0.5 away).
+
+    k = 3: the real balls reach 3, 2, 2, 3 (real manifold [-3, 6]): fakes 0.5, 1.5 and 5.5 are inside,
+    precision 3/4; the fake balls reach 7, 6, 5, 7 (0.5's 3rd neighbour is 7.5): [-6.5, 7.5] holds every real
+    point, recall 1. k = 1: the real balls reach 1 ([-1, 4]): precision 2/4; the fake balls reach 1, 1, 2, 2
+    ([-0.5, 2.5] and [3.5, 9.5]): real 3 is outside, recall 3/4. The default is k = 3 (`K`)."""
+    real, fake = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([[0.5], [1.5], [5.5], [7.5]])
+    assert ev.precision_recall(real, fake) == (0.75, 1.0)
+    assert ev.precision_recall(real, fake, k=3) == (0.75, 1.0)
+    assert ev.precision_recall(real, fake, k=1) == (0.5, 0.75)
+    assert ev.precision_recall(fake, real) == (1.0, 0.75)  # the sets swapped: precision and recall swap
+    assert ev.precision_recall(real.ravel(), fake.ravel()) == (0.75, 1.0)  # [N]: N rows of one feature
+
+
+@pytest.mark.parametrize("args, message", [
+    ((np.ones((3, 2)), np.ones((3, 2))), "precision/recall with k=3 needs at least 4 feature rows per set (each "
+                                         "row's ball reaches its 3 nearest others), got 3 (real) and 3 (fake)"),
+    ((np.ones((4, 2)), np.r_[np.ones((3, 2)), [[np.nan, 1]]]),
+     "the fake set's features hold 1 NaN or infinite values (of 8): precision/recall with k=3 takes finite features"),
+    ((np.ones((4, 2)), np.ones((4, 2)), 0), "k must be a whole number >= 1, got 0"),
+])
+def test_bad_precision_recall_inputs_are_one_line_config_errors(args, message):
+    with pytest.raises(kgan.errors.ConfigError) as e:
+        ev.precision_recall(*args)
+    assert str(e.value) == message
+
+
+def test_label_accuracy_is_high_for_the_requested_digits_and_low_for_wrong_requests(evaluator, split):
+    """Held-out digits (the classifier never saw them) with their own labels as the requested classes score
+    ~1; the same digits with every requested label wrong score ~0, and with half of them wrong about half."""
+    images, labels = kgan.data.arrays("idx", data_dir=str(MNIST_DIR), **split["heldout"])
+    images, labels = images[:1000], labels[:1000].astype("int64")
+    wrong = (labels + 1 + np.arange(len(labels)) % 9) % 10  # every label another class
+    half = np.where(np.arange(len(labels)) % 2 == 0, labels, wrong)
+    good, bad, mixed = (evaluator.evaluate(images, labels=y)["label_accuracy"] for y in (labels, wrong, half))
+    print(f"label accuracy: requested {good:.3f}, half wrong {mixed:.3f}, all wrong {bad:.3f}")
+    assert good > 0.97 and bad < 0.03 and 0.45 < mixed < 0.55
+    assert bad < mixed < good
+
+
 def test_training_raises_the_classifier_score_and_the_callback_logs_it(real, evaluator, mnist_dir, split, tmp_path):
     """The recipe's direction, quickly: 150 steps of flags/dcgan.cfg's settings (self-conditioned on 100
     k-means clusters, mode seeking 0.1) on real digits lift the score well above its start (300 steps: 1.0 to 7.4)."""
