@@ -5,7 +5,7 @@
   being listed); their examples are self-contained. Those that read MNIST use the relative path
   `../shared/data/mnist` and run from the repository (skipped where that directory is absent).
 - `test_core_docstring_examples_run`: the core (gan, labellers), losses, features, export, serving,
-  callbacks, eval.frechet and eval.quality; their examples see the module's own names plus `np`, `tf`,
+  callbacks and every module of eval; their examples see the module's own names plus `np`, `tf`,
   `keras` and `kgan`.
 """
 
@@ -33,7 +33,7 @@ def _modules(*names):
 
 
 # These modules, and every module of the kgan.nets and kgan.data packages: a file added to them is found, not listed.
-MODULES = ["kgan.checks", "kgan.config", "kgan.training", "kgan.workdir", "kgan.distribute", "kgan.eval.swd",
+MODULES = ["kgan.checks", "kgan.config", "kgan.training", "kgan.workdir", "kgan.distribute",
            "kgan.images", "kgan.io", "kgan.optimizers", "kgan_cli", "kgan_cli.common",
            *_modules("kgan.nets", "kgan.data")]
 MNIST_PATH = "../shared/data/mnist"  # relative to the repository, where the examples that read MNIST run
@@ -69,7 +69,7 @@ def test_every_module_of_nets_and_data_is_run():
 
 CORE_MODULES = _modules("kgan.gan", "kgan.labellers", "kgan.losses", "kgan.features", "kgan.export", "kgan.serving",
                         "kgan.sampling",
-                        "kgan.callbacks", "kgan.eval.frechet", "kgan.eval.quality")
+                        "kgan.callbacks", "kgan.eval")  # every module of kgan.eval: a new one is found
 
 
 @pytest.mark.parametrize("name", CORE_MODULES)
