@@ -259,6 +259,16 @@ class TrainConfig:
             if "check" in field.metadata:
                 field.metadata["check"](field.name, value)
         losses.get(self.loss)
+        nets.family(self.network)  # an unknown name first
+        for name, (g_arg, d_arg) in NETWORK_ARGS.items():  # named by setting, not by the builder's argument
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                nets.check_arguments(self.network, {g_arg: value} if g_arg else {}, {d_arg: value} if d_arg else {})
+            except ConfigError as e:
+                raise ConfigError(f"setting {name}={value!r} does not apply to network {self.network!r}: "
+                                  f"{str(e).split(': ', 1)[-1]}") from None
         nets.check_arguments(self.network, *self.network_kwargs())
         if self.clusters and self.network not in nets.CONDITIONAL:
             raise ConfigError(f"clusters={self.clusters} conditions a conditional network on k-means clusters: "
