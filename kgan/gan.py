@@ -338,17 +338,18 @@ class GAN(keras.Model):
     def trainable_weights(self):
         return [w for w in super().trainable_weights if not self._is_ema(w)]
 
-    @property
-    def non_trainable_weights(self):
-        return super().non_trainable_weights + [w for w in super().trainable_weights if self._is_ema(w)]
+    trainable_variables = trainable_weights  # Keras's two are the same list for a model's trainable state
 
     @property
-    def trainable_variables(self):
-        return [v for v in super().trainable_variables if not self._is_ema(v)]
+    def non_trainable_weights(self):
+        return super().non_trainable_weights + self._ema_weights()
 
     @property
     def non_trainable_variables(self):
-        return super().non_trainable_variables + [v for v in super().trainable_variables if self._is_ema(v)]
+        return super().non_trainable_variables + self._ema_weights()
+
+    def _ema_weights(self):
+        return [w for w in super().trainable_weights if self._is_ema(w)]
 
     def _is_ema(self, variable):
         ema = getattr(self, "ema_generator", None)
