@@ -222,7 +222,8 @@ class TrainConfig:
                               "recall, modes, C_T copying) against held-out images every N epochs; 0 = off. Holds out "
                               "--holdout of a one-split source.",
                               lambda n, v: checks.integer(n, v, min=0, hint=" (0: no quality metrics)"), resume="free")
-    eval_samples: int = setting(10_000, "Generated images per quality evaluation.", checks.positive_int, resume="free")
+    eval_samples: int = setting(10_000, "Generated images per quality evaluation (at least 100, as evaluate.py's "
+                                "--num_samples).", lambda n, v: checks.integer(n, v, min=100), resume="free")
     classifier_cache: str = setting("~/.cache/kgan", "Where the reference classifier is cached (trained on first "
                                     "use from the real data, keyed by its checksum).", resume="free")
     # held-out images (kgan.data.split): what the metrics compare samples with; recorded in config.json
