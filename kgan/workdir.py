@@ -56,8 +56,8 @@ EXPORT = "export"
 # then record the new command; learning rates have their own warning, kgan.callbacks.checkpoint); the others in
 # RESUME_KEYS must match (plus the image shape the data gave).
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"] == "warn")
-RESUME_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"] == "match") + (
-    "image_shape",)
+_MATCH = [f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"] == "match"]
+RESUME_KEYS = tuple(_MATCH[: _MATCH.index("latent_dim") + 1] + ["image_shape"] + _MATCH[_MATCH.index("latent_dim") + 1:])
 
 
 def path(workdir, name):
@@ -165,6 +165,12 @@ def check_workdir(workdir, config, image_shape):
                 f"{workdir} holds a run with {key}={a!r}, but this run asks for {key}={b!r}: "
                 "use another output directory or the same setting"
             )
+    scaled = [p == "mixed_float16" for p in (old.get("precision", initial["precision"]), config.precision)]
+    if scaled[0] != scaled[1]:  # its optimizers are loss-scaled (keras.optimizers.LossScaleOptimizer), or not
+        raise ConfigError(f"{workdir} holds a run with precision={old.get('precision', initial['precision'])!r}, but "
+                          f"this run asks for precision={config.precision!r}: mixed_float16's loss-scaled optimizers "
+                          "keep other state, so it cannot change to or from another precision (float32 and "
+                          "mixed_bfloat16 can change into each other)")
     changed = []
     for key in TRAINING_KEYS:
         a, b = old.get(key, initial.get(key)), new.get(key)

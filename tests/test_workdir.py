@@ -104,3 +104,17 @@ def test_loading_a_run_logs_its_own_checkpoint_not_a_resume_from_a_temporary_cop
     text = caplog.text
     assert f"loaded {tmp_path / 'run' / 'checkpoints' / 'ckpt-2'}: 1 epoch(s) done, generator step 2" in text, text
     assert "resumed from" not in text and "kgan-load-" not in text, text
+
+
+def test_precision_changes_into_and_out_of_mixed_float16_are_refused_and_others_named(tmp_path, caplog):
+    """mixed_float16 wraps both optimizers in a LossScaleOptimizer: its checkpoint state is another shape, and the
+    resume failed with "does not match this model (a different network or size?)" (helper-18's review)."""
+    _write_old_run(tmp_path, network="dcgan")  # float32
+    with pytest.raises(ConfigError, match=r"^\S+ holds a run with precision='float32', but this run asks for "
+                                          r"precision='mixed_float16': mixed_float16's loss-scaled optimizers"):
+        workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", precision="mixed_float16"), (28, 28, 1))
+    assert workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan", precision="mixed_bfloat16"),
+                                 (28, 28, 1)) == ["precision 'float32' -> 'mixed_bfloat16'"]
+    _write_old_run(tmp_path, network="dcgan", precision="mixed_float16")
+    with pytest.raises(ConfigError, match="precision='mixed_float16', but this run asks for precision='float32'"):
+        workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan"), (28, 28, 1))
