@@ -57,7 +57,8 @@ EXPORT = "export"
 # RESUME_KEYS must match (plus the image shape the data gave).
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"] == "warn")
 _MATCH = [f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resume"] == "match"]
-RESUME_KEYS = tuple(_MATCH[: _MATCH.index("latent_dim") + 1] + ["image_shape"] + _MATCH[_MATCH.index("latent_dim") + 1:])
+_AFTER = _MATCH.index("latent_dim") + 1  # the image shape the data gave, reported after the latent size
+RESUME_KEYS = tuple(_MATCH[:_AFTER] + ["image_shape"] + _MATCH[_AFTER:])
 
 
 def path(workdir, name):
@@ -212,7 +213,12 @@ def data_split(workdir, config):
     except DataError as e:
         raise ConfigError(f"{workdir}: {e}") from e
     splits.check_data(chosen, config.dataset, config.data_dir, use=f"the run in {workdir}")
-    return splits.with_fingerprint(chosen, config.dataset, config.data_dir)  # a run from before: checked from now on
+    recorded = splits.with_fingerprint(chosen, config.dataset, config.data_dir)
+    if saved is not None and "data" in recorded and "data" not in chosen:
+        log.warning("%s recorded no fingerprint of the images it holds out from (a run from before 2026-12-08): "
+                    "recording today's now, so a later change is caught; a change before this resume cannot be",
+                    workdir)
+    return recorded
 
 
 # ------------------------------------------------------------------ clusters.npz

@@ -31,7 +31,7 @@ from kgan_cli import common
 common.import_tensorflow_quietly()
 
 from kgan import eval as eval_lib, workdir  # noqa: E402
-from kgan.data.split import check_data, describe  # noqa: E402
+from kgan.data.split import describe  # noqa: E402
 from kgan.eval.classifier import format_ranking  # noqa: E402
 from kgan.eval.copying import THRESHOLD, nearest_pairs_grid  # noqa: E402
 from kgan.images import png_bytes  # noqa: E402
@@ -84,7 +84,6 @@ def _main(argv):
         gan, config = workdir.load_run(FLAGS.run_dir)
         data_split = workdir.read_data_split(FLAGS.run_dir)
         dataset, data_dir = FLAGS.dataset or config.dataset, FLAGS.data_dir or config.data_dir
-        check_data(data_split, dataset, data_dir, use=f"the run in {FLAGS.run_dir}")
         evaluator, info = eval_lib.run_evaluator(dataset, data_dir, data_split, FLAGS.classifier_cache,
                                                  image_size=tuple(config.image_size) if config.image_size else None)
         start = time.perf_counter()

@@ -25,8 +25,11 @@ log = logging.getLogger(__name__)
 
 def run_images(dataset, data_dir, data_split, with_labels=True, image_size=None):
     """`(train_images, train_labels or None, heldout_images or None)` of a run's data split
-    (resized to `image_size` (H, W) if given, as the run trained)."""
+    (resized to `image_size` (H, W) if given, as the run trained). A `DataError` if the images under `data_dir`
+    are not those the split recorded (`kgan.data.split.check_data`: its held-out part would hold trained images)."""
     from kgan import data
+
+    data.split.check_data(data_split, dataset, data_dir)
 
     def read(part, labels):
         return data.arrays(dataset, data_dir=data_dir, with_labels=labels, image_size=image_size, **part)
