@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes (a reader sees the old file or the new one, never half of one), and what identifies a file's
+version for the per-process caches of its contents (`version`)."""
 
 import os
 import tempfile
@@ -41,3 +42,12 @@ def atomic_write(path, data):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def version(path):
+    """`(path, size, mtime, inode, ctime)` of the file at `path` (OSError if it cannot be read): a key that changes
+    when the file does, for caching what was read from it within one process. ctime moves on every write, rename
+    and metadata change and cannot be set back (`cp -p`, `rsync -t` and `tar x` keep mtime, and the inode or ctime
+    still tells their copy apart)."""
+    stat = os.stat(path)
+    return os.fspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan.errors import DataError
+from kgan.io import version
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def _inspect(paths, image_size):
 
 @functools.lru_cache(maxsize=16)
 def _inspect_files(files, image_size):
-    """`_inspect` of `files`, `(path, size, mtime)` each: a file changed since is a new key, decoded again."""
+    """`_inspect` of `files`, `kgan.io.version` each: a file changed since is a new key, decoded again."""
     from PIL import Image, UnidentifiedImageError
 
     paths = [f[0] for f in files]
@@ -148,17 +149,16 @@ def identity(directory):
 
 def _stat(path):
     try:
-        stat = os.stat(path)
+        return version(path)
     except OSError as e:
         raise DataError(f"{path}: not a readable image ({e.strerror})") from e
-    return path, stat.st_size, stat.st_mtime_ns
 
 
 @functools.lru_cache(maxsize=16)
 def _digests(files):
-    """The sha256 of each of `files` (`(path, size, mtime)` each: a file changed since is a new key, read again)."""
+    """The sha256 of each of `files` (`kgan.io.version` each: a file changed since is a new key, read again)."""
     out = []
-    for path, _, _ in files:
+    for path, *_ in files:
         try:
             with open(path, "rb") as f:
                 out.append(hashlib.file_digest(f, "sha256").hexdigest())

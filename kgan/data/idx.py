@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 
 from kgan.errors import DataError
+from kgan.io import version
 
 log = logging.getLogger(__name__)
 
@@ -146,18 +147,18 @@ def _read_once(path):
     """`(read_idx(path) read-only, whether it was read now)`: a run loads its IDX files several times at start (the
     training part, k-means, the metrics' real sides); an unchanged file is read and unzipped once per process."""
     try:
-        stat = os.stat(path)
+        key = version(os.path.realpath(path))
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from e
     misses = _read_file.cache_info().misses
-    array = _read_file(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    array = _read_file(key)
     return array, _read_file.cache_info().misses > misses
 
 
 @functools.lru_cache(maxsize=8)
-def _read_file(path, size, mtime_ns):
-    """`read_idx(path)`, read-only; a file changed since (size, mtime) is a new key, read again."""
-    array = read_idx(path)
+def _read_file(key):
+    """`read_idx` of the file `key` (`kgan.io.version`) names, read-only; a file changed since is a new key."""
+    array = read_idx(key[0])
     array.flags.writeable = False
     return array
 

@@ -64,6 +64,12 @@ def test_an_unchanged_file_is_read_once_per_process_and_a_changed_one_again(tmp_
     write(path, idx_bytes(np.full((3, 28, 28), 2, np.uint8)))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a second later, whatever the clock's grain
     assert (idx.load_idx(str(tmp_path))[0] == 2).all()
+    # Replaced by a same-size file with the same mtime (as `cp -p`, `rsync -t` or `tar x` leave it): read again.
+    stat = os.stat(path)
+    other = write(tmp_path / "other", idx_bytes(np.full((3, 28, 28), 3, np.uint8)))
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(other, path)
+    assert (idx.load_idx(str(tmp_path))[0] == 3).all()
 
 
 def _valid(tmp_path):
