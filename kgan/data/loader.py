@@ -29,13 +29,14 @@ def _folder_source(name, data_dir, split, with_labels, image_size):
     return folder.load_folder(data_dir, with_labels=with_labels, image_size=image_size)
 
 
-def _unknown(name):
+def unknown_dataset(name):
+    """The `DataError` for a dataset name that is neither a TFDS dataset nor one of `SOURCES`."""
     return DataError(tfds.UNKNOWN.format(name=name, local=", ".join(repr(s) for s in SOURCES if s != "tfds")))
 
 
 def _tfds_source(name, data_dir, split, with_labels, image_size):
     if not tfds.is_dataset_name(name):
-        raise _unknown(name)
+        raise unknown_dataset(name)
     ds, num = tfds.load_tfds(name, split=split, with_labels=with_labels, data_dir=data_dir)
     if image_size:
         import tensorflow as tf
@@ -90,7 +91,7 @@ def source_for(name, data_dir=None):
             return "idx"
         if local:  # local files under another name: e.g. cifar10 with MNIST's, mnist (the default) with photos
             if not tfds.is_dataset_name(name):
-                raise _unknown(name)
+                raise unknown_dataset(name)
             if local == "idx":
                 raise DataError(f"dataset {name!r} does not come as IDX files, but data_dir {data_dir} holds IDX "
                                 f"files: to train on them pass dataset 'idx' (or one of {', '.join(IDX_DATASETS)})")

@@ -45,9 +45,10 @@ def check_holdout(holdout):
 def holdout_mask(num, holdout, seed=0, groups=None):
     """Boolean `[num]`, True for the images held out: round(num * holdout) of them, a seeded choice by index.
 
-    Depends only on (num, holdout, seed), never on the images, so every reader agrees. `groups` (int `[num]`, equal
-    for copies of one image: `kgan.data.identity`): a held-out image with a copy among the training images is
-    trained on instead, so the held-out part holds no image the GAN trained on (it can end up a little smaller).
+    Depends only on (num, holdout, seed) and, given `groups`, on which images are copies of which, so every
+    reader agrees. `groups` (int `[num]`, equal for copies of one image: `kgan.data.loader.identity`): a held-out
+    image with a copy among the training images is trained on instead, so the held-out part holds no image the GAN
+    trained on (it can end up a little smaller).
 
     >>> int(holdout_mask(10, 0.2).sum())
     2
@@ -129,8 +130,9 @@ def plan(name, data_dir=None, split=None, holdout=None, holdout_seed=0, metrics=
 
 
 def with_fingerprint(p, name, data_dir):
-    """Plan `p` with `"data"`, the fingerprint of the images it splits by index (`kgan.data.identity`), if it holds
-    images out of one split of a source that has one: `check_data` then notices other images in their place."""
+    """Plan `p` with `"data"`, the fingerprint of the images it splits by index (`kgan.data.loader.identity`), if
+    it holds images out of one split of a source that has one: `check_data` then notices other images in their
+    place."""
     from kgan.data import loader  # here, not at the top: loader imports this module
 
     if p.get("heldout") is None or p["heldout"]["part"] == "all" or "data" in p:

@@ -53,7 +53,9 @@ def load_tfds(name, split=None, with_labels=False, data_dir=None):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # tfds raises DatasetNotFoundError, also for malformed names
-        raise DataError(UNKNOWN.format(name=name, local="'idx', 'folder'")) from e
+        from kgan.data import loader  # here: loader imports this module
+
+        raise loader.unknown_dataset(name) from e
     split = split or "train"
     try:
         ds = tfds.load(name, split=split, data_dir=data_dir, download=False, as_supervised=False)
