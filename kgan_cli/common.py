@@ -341,11 +341,15 @@ def define_config_flags(config_cls, flag_values=None):
         choices = field.metadata.get("choices")
         if choices is not None and kind is str:
             flags.DEFINE_enum(enum_values=list(choices), **kwargs)
+        elif kind is bool and optional:  # `--d_batchnorm=` unsets it (the family's default); --[no]name as usual
+            flag = flags.BooleanFlag(field.name, field.default, kwargs["help"])
+            flag.parser = _unsettable(flags.BooleanParser)
+            flags.DEFINE_flag(flag, flag_values=flag_values)
         elif kind is bool:
             flags.DEFINE_boolean(**kwargs)
-        elif kind in (int, float) and optional:  # `--ema_decay=` unsets what a flagfile set
-            parser = _unsettable(flags.IntegerParser if kind is int else flags.FloatParser)
-            flags.DEFINE(parser, serializer=flags.ArgumentSerializer(), **kwargs)
+        elif kind in (int, float, str) and optional:  # `--ema_decay=` unsets what a flagfile set
+            parser = {int: flags.IntegerParser, float: flags.FloatParser, str: flags.ArgumentParser}[kind]
+            flags.DEFINE(_unsettable(parser), serializer=flags.ArgumentSerializer(), **kwargs)
         elif kind is int:
             flags.DEFINE_integer(**kwargs)
         elif kind is float:

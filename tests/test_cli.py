@@ -224,12 +224,16 @@ def test_an_optional_setting_a_flagfile_set_is_unset_by_an_empty_value(tmp_path)
     values = flags.FlagValues()
     common.define_config_flags(TrainConfig, values)
     flagfile = tmp_path / "f.cfg"
-    flagfile.write_text("--ema_decay=0.999\n--g_filters=128,64,32\n--d_dropout=0.3\n--kernel_size=4\n")
-    values(["prog", f"--flagfile={flagfile}", "--ema_decay=", "--g_filters=", "--d_dropout=", "--kernel_size="])
+    flagfile.write_text("--ema_decay=0.999\n--g_filters=128,64,32\n--d_dropout=0.3\n--kernel_size=4\n--split=train\n"
+                        "--d_batchnorm\n")
+    values(["prog", f"--flagfile={flagfile}", "--ema_decay=", "--g_filters=", "--d_dropout=", "--kernel_size=",
+            "--split=", "--d_batchnorm="])
     config = common.config_from_flags(values, TrainConfig)
-    assert (config.ema_decay, config.g_filters, config.d_dropout, config.kernel_size) == (None, None, None, None)
+    assert (config.ema_decay, config.g_filters, config.d_dropout, config.kernel_size, config.split,
+            config.d_batchnorm) == (None,) * 6
+    assert not common.flags_text(values, ["ema_decay", "split", "d_batchnorm"]).strip()  # flags.cfg leaves them out
     values = flags.FlagValues()
     common.define_config_flags(TrainConfig, values)
-    values(["prog", "--ema_decay=0.99", "--g_filters=8,4"])
+    values(["prog", "--ema_decay=0.99", "--g_filters=8,4", "--split=train", "--nod_batchnorm"])
     config = common.config_from_flags(values, TrainConfig)
-    assert (config.ema_decay, config.g_filters) == (0.99, (8, 4))
+    assert (config.ema_decay, config.g_filters, config.split, config.d_batchnorm) == (0.99, (8, 4), "train", False)
