@@ -118,3 +118,17 @@ def test_precision_changes_into_and_out_of_mixed_float16_are_refused_and_others_
     _write_old_run(tmp_path, network="dcgan", precision="mixed_float16")
     with pytest.raises(ConfigError, match="precision='mixed_float16', but this run asks for precision='float32'"):
         workdir.check_workdir(str(tmp_path), TrainConfig(network="dcgan"), (28, 28, 1))
+
+
+def test_a_run_from_before_fingerprints_gets_one_on_resume_with_a_warning(tmp_path, mnist_dir, caplog):
+    from kgan.data import split
+
+    config = TrainConfig(dataset="idx", data_dir=mnist_dir, holdout=0.2)
+    recorded = split.plan("idx", mnist_dir, holdout=0.2)
+    old = {k: v for k, v in recorded.items() if k != "data"}  # as config.json recorded it before 2026-12-08
+    _write_old_run(tmp_path, dataset="idx", data_dir=mnist_dir, data_split=old)
+    assert workdir.data_split(str(tmp_path), config) == recorded
+    assert "recorded no fingerprint of the images it holds out from" in caplog.text
+    caplog.clear()
+    _write_old_run(tmp_path, dataset="idx", data_dir=mnist_dir, data_split=recorded)
+    assert workdir.data_split(str(tmp_path), config) == recorded and "fingerprint" not in caplog.text
