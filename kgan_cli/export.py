@@ -4,7 +4,7 @@
 Writes a new version `<export_base>/<model_name>/<N>/` (TF Serving layout:
 `saved_model.pb` + `variables/`, plus `tflite/*.tflite` and a manifest
 `kgan_export.json`), built in a temporary directory and renamed into place.
-Defaults: export base `<run_dir>/export`, model name `kgan`, both formats.
+Defaults: export base `<run_dir>/export`, model name `kgan`, every format (`kgan.export.FORMATS`).
 A thin shell over `kgan.workdir.load_run` and `kgan.export.export_generator`;
 bad input ends with one line on stderr and exit code 2, nothing written.
 """
@@ -25,7 +25,7 @@ flags.DEFINE_string("run_dir", None, "The --output_dir of a train.py run (holds 
 flags.DEFINE_string("export_base", None, "Where versions go: <export_base>/<model_name>/<N>/ (default <run_dir>/export). "
                     "Point TF Serving's model base path at <export_base>/<model_name>.")
 flags.DEFINE_string("model_name", "kgan", "The model's name in TF Serving (its directory under --export_base).")
-flags.DEFINE_list("formats", ["saved_model", "tflite"], f"What to write: {', '.join(export.FORMATS)} (the "
+flags.DEFINE_list("formats", list(export.FORMATS), f"What to write: {', '.join(export.FORMATS)} (the "
                   "SavedModel is always written: TFLite is converted from it and every version must be servable).")
 flags.DEFINE_list("tflite_variants", None, f"TFLite variants (default all): {', '.join(export.TFLITE_VARIANTS)}.")
 flags.DEFINE_integer("fixed_batch", None, "Convert TFLite for this batch size only (GPU delegates reject the "
@@ -52,13 +52,19 @@ def _main(argv):
         gan, _ = workdir.load_run(FLAGS.run_dir)
         result = export.export_generator(gan, export_base, metadata=export.run_metadata(FLAGS.run_dir, export_base,
                                                                                         FLAGS.model_name), **kwargs)
-    print(f"exported {result.model_name} version {result.version} to {result.version_dir}")
-    print(f"  saved_model  {result.sizes['saved_model'] / 1e6:8.2f} MB  signatures "
-          "serving_default, generate, generate_uint8, generate_png")
-    for variant, path in result.tflite.items():
-        print(f"  {variant:<12} {result.sizes[variant] / 1e6:8.2f} MB  {os.path.relpath(path, result.version_dir)}")
-    for variant, reason in result.tflite_skipped.items():
-        print(f"  {variant:<12} skipped: {reason}")
+    print(summary(result), end="")
+
+
+def summary(result):
+    """What an `ExportResult` holds, one line per part written (size, and the SavedModel's signatures or the part's
+    path) and per part skipped (why)."""
+    lines = [f"exported {result.model_name} version {result.version} to {result.version_dir}"]
+    for part, path in result.files.items():
+        where = (f"signatures {', '.join(export.SIGNATURES)}" if part == "saved_model"
+                 else os.path.relpath(path, result.version_dir))
+        lines.append(f"  {part:<12} {result.sizes[part] / 1e6:8.2f} MB  {where}")
+    lines.extend(f"  {part:<12} skipped: {reason}" for part, reason in result.skipped.items())
+    return "".join(line + "\n" for line in lines)
 
 
 def main():

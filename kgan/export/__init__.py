@@ -41,6 +41,13 @@ float32 `[batch, latent_dim]` to `images` float32 `[batch, H, W, C]` in
 the same latents as `GAN.generate(n, seed, truncation=psi)`; `generate_uint8`
 and `generate_png` answer the same images as uint8 or PNG files.
 
+Adding a format or a TFLite variant: one entry in `FORMAT_SPECS` (a
+`FormatSpec`: the function that writes its files, see `kgan.export.writer`) or
+in `TFLITE_VARIANT_SPECS` (a `tflite.VariantSpec`: converter options, and
+`quantized_activations` for the skip rules of `int8_full`). `FORMATS`,
+`TFLITE_VARIANTS`, the checks, the manifest, `ExportResult` (`sizes`, `files`)
+and kgan-export's help and summary follow from the tables.
+
 Which weights: a `GAN` exports the network `GAN.generate` samples with
 (`gan.sampling_generator`: the EMA copy `gan.ema_generator` when the run keeps
 one, else `gan.generator`); pass a generator model (or `generator=`) to choose. The exported
@@ -62,10 +69,12 @@ images = run.generate(16, seed=0)
 from kgan.export import publish, saved_model, tflite, writer
 from kgan.export.publish import MANIFEST, TMP_PREFIX, versions
 from kgan.export.saved_model import MAX_IMAGES, SIGNATURES, latents
+from kgan.export.tflite import VARIANT_SPECS as TFLITE_VARIANT_SPECS
 from kgan.export.tflite import VARIANTS as TFLITE_VARIANTS
-from kgan.export.writer import (FORMATS, ExportResult, check_export_args, export_generator, inference_generator,
-                                run_metadata)
+from kgan.export.writer import (FORMAT_SPECS, FORMATS, ExportJob, ExportResult, FormatOutput, FormatSpec,
+                                check_export_args, export_generator, inference_generator, run_metadata)
 
-__all__ = ["ExportResult", "FORMATS", "MANIFEST", "MAX_IMAGES", "SIGNATURES", "TFLITE_VARIANTS", "TMP_PREFIX",
-           "check_export_args", "export_generator", "inference_generator", "latents", "publish", "run_metadata",
-           "saved_model", "tflite", "versions", "writer"]
+__all__ = ["ExportJob", "ExportResult", "FORMATS", "FORMAT_SPECS", "FormatOutput", "FormatSpec", "MANIFEST",
+           "MAX_IMAGES", "SIGNATURES", "TFLITE_VARIANTS", "TFLITE_VARIANT_SPECS", "TMP_PREFIX", "check_export_args",
+           "export_generator", "inference_generator", "latents", "publish", "run_metadata", "saved_model", "tflite",
+           "versions", "writer"]

@@ -18,15 +18,49 @@ Shape/Pack/StridedSlice ops in the graph (from `Conv2DTranspose`'s output
 shape), which GPU delegates reject; a fixed batch removes them.
 
 `kgan.serving.TFLiteGenerator` runs any of them.
+
+Adding a variant is one entry in `VARIANT_SPECS`: the converter options, and
+`quantized_activations=True` for a variant whose activations are integers
+(calibrated on latents, like `int8_full`). The export skips such a variant,
+with the reason, for a generator with a `quantization_sensitive` layer, and
+when the converter rejects it; any other variant's failure fails the export.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
 
 from kgan.errors import ConfigError
 
-VARIANTS = ("float32", "float16", "int8_dynamic", "int8_full")
+
+@dataclasses.dataclass(frozen=True)
+class VariantSpec:
+    """How one TFLite variant is converted (one entry of `VARIANT_SPECS`).
+
+    Attributes:
+        description: what it is, for log lines (e.g. "full-integer int8").
+        optimize: set `converter.optimizations = [tf.lite.Optimize.DEFAULT]` (weight quantization).
+        supported_types: names of `tf` dtypes for `converter.target_spec.supported_types`, e.g. ("float16",).
+        supported_ops: names of `tf.lite.OpsSet` members for `converter.target_spec.supported_ops`.
+        quantized_activations: integer activations, calibrated on `REPRESENTATIVE_SAMPLES` latents. The export
+            skips the variant (recording why) for a `quantization_sensitive` generator or when it does not convert.
+    """
+
+    description: str
+    optimize: bool = True
+    supported_types: tuple = ()
+    supported_ops: tuple = ()
+    quantized_activations: bool = False
+
+
+VARIANT_SPECS = {
+    "float32": VariantSpec("float32", optimize=False),
+    "float16": VariantSpec("float16 weights", supported_types=("float16",)),
+    "int8_dynamic": VariantSpec("dynamic-range int8"),
+    "int8_full": VariantSpec("full-integer int8", supported_ops=("TFLITE_BUILTINS_INT8",), quantized_activations=True),
+}
+VARIANTS = tuple(VARIANT_SPECS)
 REPRESENTATIVE_SAMPLES = 256
 REPRESENTATIVE_SEED = 1234
 
@@ -40,9 +74,15 @@ def check_variants(variants):
     """Returns `variants` as a tuple; raises `ConfigError` for an unknown one."""
     variants = tuple(variants)
     for v in variants:
-        if v not in VARIANTS:
-            raise ConfigError(f"unknown TFLite variant {v!r}: expected one of {', '.join(VARIANTS)}")
+        if v not in VARIANT_SPECS:
+            raise ConfigError(f"unknown TFLite variant {v!r}: expected one of {', '.join(VARIANT_SPECS)}")
     return variants
+
+
+def spec(variant):
+    """The `VariantSpec` of `variant`; raises `ConfigError` for an unknown one."""
+    check_variants([variant])
+    return VARIANT_SPECS[variant]
 
 
 def convert(saved_model_dir, variant="float32", fixed_batch=None, representative_samples=REPRESENTATIVE_SAMPLES,
@@ -50,7 +90,8 @@ def convert(saved_model_dir, variant="float32", fixed_batch=None, representative
     """Converts the `serving_default` signature of a kgan SavedModel to a TFLite flatbuffer (bytes).
 
     A conditional generator's model takes a second input `label` int32
-    `[batch]`; `num_classes` is then needed for `int8_full` calibration.
+    `[batch]`; `num_classes` is then needed to calibrate a variant with
+    `quantized_activations` (`int8_full`).
 
     Example:
 
@@ -63,14 +104,14 @@ def convert(saved_model_dir, variant="float32", fixed_batch=None, representative
 
     from kgan.export import saved_model as sm
 
-    check_variants([variant])
+    options = spec(variant)
     loaded = tf.saved_model.load(str(saved_model_dir))
     signature = loaded.signatures[sm.SERVING_DEFAULT]
     specs = signature.structured_input_signature[1]
     latent_dim = int(specs[sm.LATENT_INPUT].shape[-1])
     conditional = sm.LABEL_INPUT in specs
-    if conditional and variant == "int8_full" and not num_classes:
-        raise ValueError("int8_full calibration of a conditional generator needs num_classes")
+    if conditional and options.quantized_activations and not num_classes:
+        raise ValueError(f"{variant} calibration of a conditional generator needs num_classes")
     if fixed_batch is None:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir),
                                                              signature_keys=[sm.SERVING_DEFAULT])
@@ -91,11 +132,11 @@ def convert(saved_model_dir, variant="float32", fixed_batch=None, representative
         converter = tf.lite.TFLiteConverter.from_concrete_functions(
             [serving_default.get_concrete_function()], loaded)
 
-    if variant != "float32":
+    if options.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if variant == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    elif variant == "int8_full":
+    if options.supported_types:
+        converter.target_spec.supported_types = [getattr(tf, name) for name in options.supported_types]
+    if options.quantized_activations:
         batch = int(fixed_batch or 1)
 
         def representative_dataset():
@@ -107,7 +148,8 @@ def convert(saved_model_dir, variant="float32", fixed_batch=None, representative
                 yield sample
 
         converter.representative_dataset = representative_dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if options.supported_ops:
+        converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, name) for name in options.supported_ops]
     with warnings.catch_warnings():
         # Calibration runs TF's own (deprecated) interpreter internally; nothing to act on here.
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)

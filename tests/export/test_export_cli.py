@@ -3,6 +3,7 @@
 import os
 import shutil
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -134,3 +135,34 @@ def test_export_cli_help_names_every_format_and_tflite_variant(tmp_path):
         assert variant in variants_help, f"--tflite_variants help omits {variant!r}: {variants_help.strip()}"
     for fmt in (*export.FORMATS, "onnx_new"):
         assert fmt in formats_help, f"--formats help omits {fmt!r}: {formats_help.strip()}"
+
+
+def test_export_cli_writes_and_lists_a_format_added_to_the_table(run_copy, tmp_path):
+    """A format registered in `kgan.export.FORMAT_SPECS` (one entry, as a contributor adds one) is taken by
+    --formats, written, and listed in the summary with its own size and its path: kgan_cli/export.py is not edited."""
+    script = tmp_path / "fake_format.py"
+    script.write_text(textwrap.dedent("""
+        import os
+
+        from kgan import export
+
+        def write_fake(job):
+            with open(os.path.join(job.dir, "generator.fake"), "wb") as f:
+                f.write(bytes(123456))
+            return export.FormatOutput(files={"fake": "generator.fake"})
+
+        export.FORMAT_SPECS["fake"] = export.FormatSpec(write_fake)
+        import kgan_cli.export
+
+        kgan_cli.export.main()
+    """))
+    base = tmp_path / "exports"
+    (r,) = _run_all([[sys.executable, str(script), f"--run_dir={run_copy}", f"--export_base={base}",
+                      "--formats=saved_model,fake"]])
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"exported kgan version 1 to {base / 'kgan' / '1'}", r.stdout
+    assert lines[1].startswith("  saved_model  ") and lines[1].endswith(
+        " MB  signatures serving_default, generate, generate_uint8, generate_png"), r.stdout
+    assert lines[2:] == ["  fake             0.12 MB  generator.fake"], r.stdout
+    assert (base / "kgan" / "1" / "generator.fake").stat().st_size == 123456
