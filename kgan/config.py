@@ -275,6 +275,7 @@ class TrainConfig:
             raise ConfigError(f"clusters={self.clusters} conditions a conditional network on k-means clusters: "
                               f"use --network={' or '.join(sorted(nets.CONDITIONAL))}, not {self.network!r}")
         distribute.check_global_batch(self.batch_size, cpu_replicas=self.cpu_replicas)
+        distribute.check_steps_per_execution(self.steps_per_execution, cpu_replicas=self.cpu_replicas)
         if self.steps_per_epoch and self.steps_per_epoch % self.steps_per_execution:
             # Keras would run whole executions: a capped epoch would silently take more steps than asked.
             raise ConfigError(f"steps_per_epoch={self.steps_per_epoch} must be a multiple of "

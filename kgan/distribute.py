@@ -238,6 +238,23 @@ def worker_dir(workdir, strategy):
     return os.path.join(workdir, f".worker-{task_type}-{task_id}")
 
 
+def check_steps_per_execution(steps, strategy=None, cpu_replicas=None):
+    """Raises ConfigError for `steps_per_execution` > 1 on more than one replica (`strategy`'s, or `cpu_replicas`).
+
+    Keras 3's loop of several steps per call fails inside TensorFlow under a `tf.distribute` strategy ("You must
+    feed a value for placeholder tensor", keras-team/keras#19246, open; TF 2.21 and Keras 3.15, a plain
+    `Sequential` model too), after a run's files are written: refused before.
+
+    >>> check_steps_per_execution(4, cpu_replicas=2)
+    Traceback (most recent call last):
+    kgan.errors.ConfigError: steps_per_execution=4 on 2 replicas: Keras 3 cannot run several steps per call under a tf.distribute strategy (keras-team/keras#19246); use steps_per_execution=1 there
+    """
+    n = strategy.num_replicas_in_sync if strategy is not None else cpu_replicas
+    if checks.is_int(steps) and steps > 1 and checks.is_int(n) and n > 1:
+        raise ConfigError(f"steps_per_execution={steps} on {n} replicas: Keras 3 cannot run several steps per call "
+                          "under a tf.distribute strategy (keras-team/keras#19246); use steps_per_execution=1 there")
+
+
 def check_global_batch(batch_size, strategy=None, cpu_replicas=None):
     """Raises ConfigError unless `batch_size` splits evenly over the replicas.
 

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import augment, checks, labellers
+from kgan import augment, checks, distribute, labellers
 from kgan import losses as losses_lib
 from kgan import optimizers
 from kgan.errors import ConfigError
@@ -654,6 +654,7 @@ class GAN(keras.Model):
                 args = (y, *args[1:])
         if isinstance(x, tf.data.Dataset) and len(args) < 8 and "shuffle" not in kwargs:  # 9th: shuffle
             kwargs["shuffle"] = False
+        distribute.check_steps_per_execution(self.steps_per_execution, self.distribute_strategy)
         cbs = kwargs.get("callbacks")
         if len(args) < 5 and (cbs is None or isinstance(cbs, (list, tuple))) and not any(  # 6th: callbacks
                 isinstance(cb, keras.callbacks.ProgbarLogger) for cb in cbs or ()):

@@ -166,6 +166,7 @@ def train_and_evaluate(config, workdir, extra_callbacks=(), run_files=None, stra
         strategy = distribute.make_strategy(config.strategy, config.cpu_replicas, tpu=config.tpu,
                                             timeout_s=config.connect_timeout)
     distribute.check_global_batch(config.batch_size, strategy)
+    distribute.check_steps_per_execution(config.steps_per_execution, strategy)
     chief = distribute.is_chief(strategy)
     with workdir_lib.run_lock(workdir, enabled=chief):  # one trainer per run directory, before anything is written
         return _train_locked(config, workdir, strategy, chief, extra_callbacks, run_files)

@@ -688,3 +688,15 @@ def test_every_registered_function_is_re_exported(package, registry):
                 f"kgan.{package}.{registry}[{name!r}] holds {fn.__module__}.{fn.__name__}, which kgan.{package} does "
                 f"not re-export: import {fn.__name__} in kgan/{package}/__init__.py and add {fn.__name__!r} to its "
                 "__all__")
+
+
+def test_several_steps_per_call_on_several_replicas_is_one_line_before_training(two_replicas):
+    """Keras 3 fails inside TensorFlow there ("You must feed a value for placeholder tensor", keras-team/keras#19246,
+    a plain Sequential model too): refused by name instead of a graph error after a run's files are written."""
+    with two_replicas.scope():
+        gan = kgan.GAN(nets.mlp_generator(latent_dim=4, units=(8,)), nets.mlp_discriminator(units=(8,)))
+        gan.compile(steps_per_execution=2)
+    with pytest.raises(ConfigError, match=r"^steps_per_execution=2 on 2 replicas: Keras 3 cannot run several steps "
+                                          r"per call under a tf.distribute strategy \(keras-team/keras#19246\)"):
+        gan.fit(_data(), epochs=1, steps_per_epoch=2, verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 0

@@ -179,6 +179,8 @@ def test_resumes_after_sigkill(tmp_path, mnist_dir):
         (["--holdout_seed=4294967296"], "holdout_seed must be an integer in [0, 4294967295], got 4294967296"),
         (["--flagfile=/nonexistent/x.cfg"], "error: Unable to open flagfile: "),  # was "error: ERROR:: Unable ..."
         (["--eval_every=1", "--eval_samples=3"], "eval_samples must be an integer >= 100, got 3"),  # after writing
+        (["--cpu_replicas=2", "--steps_per_execution=2"], "steps_per_execution=2 on 2 replicas: Keras 3 cannot run "
+         "several steps per call under a tf.distribute strategy"),  # a graph error inside fit (keras#19246)
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
