@@ -132,19 +132,13 @@ def identity(directory):
     `fingerprint` is `{"images": N, "sha256": ...}` over every file's path (relative to `directory`) and bytes, in
     the order the folder is read: any added, removed, renamed or changed file changes it. `groups` is int `[N]`,
     equal for byte-identical files (copies, links to one file), so a held-out image never has a copy among the
-    training images. Every file is read once per process while unchanged (`_digests`).
+    training images. Computed once per process while the files are unchanged (a run asks for it several times at
+    start).
     """
     paths = list_images(directory)
     if not paths:
         raise DataError(f"no images (*.png, *.jpg, *.jpeg) in {directory}: the folder is empty of images")
-    digests = _digests(tuple(_stat(p) for p in paths))
-    listing = "".join(f"{os.path.relpath(p, directory)}\t{d}\n" for p, d in zip(paths, digests))
-    index = {}
-    groups = np.array([index.setdefault(d, len(index)) for d in digests], np.int64)
-    if len(index) < len(paths):
-        log.info("%s: %d of its %d images are byte-identical copies of others; copies stay on one side of the "
-                 "held-out split", directory, len(paths) - len(index), len(paths))
-    return ({"images": len(paths), "sha256": hashlib.sha256(listing.encode()).hexdigest()}, groups)
+    return _identity(directory, tuple(_stat(p) for p in paths))
 
 
 def _stat(path):
@@ -155,13 +149,20 @@ def _stat(path):
 
 
 @functools.lru_cache(maxsize=16)
-def _digests(files):
-    """The sha256 of each of `files` (`kgan.io.version` each: a file changed since is a new key, read again)."""
-    out = []
+def _identity(directory, files):
+    """`identity` of `directory` holding `files` (`kgan.io.version` each: a file changed since is a new key)."""
+    digests = []
     for path, *_ in files:
         try:
             with open(path, "rb") as f:
-                out.append(hashlib.file_digest(f, "sha256").hexdigest())
+                digests.append(hashlib.file_digest(f, "sha256").hexdigest())
         except OSError as e:
             raise DataError(f"{path}: not a readable image ({e.strerror})") from e
-    return tuple(out)
+    listing = "".join(f"{os.path.relpath(f[0], directory)}\t{d}\n" for f, d in zip(files, digests))
+    index = {}
+    groups = np.array([index.setdefault(d, len(index)) for d in digests], np.int64)
+    groups.flags.writeable = False
+    if len(index) < len(files):
+        log.info("%s: %d of its %d images are byte-identical copies of others; copies stay on one side of the "
+                 "held-out split", directory, len(files) - len(index), len(files))
+    return {"images": len(files), "sha256": hashlib.sha256(listing.encode()).hexdigest()}, groups

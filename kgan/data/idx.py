@@ -165,7 +165,19 @@ def _read_file(key):
 
 def identity(directory, split=None):
     """`(fingerprint, groups)` of the images `load_idx(directory, split)` reads, for `kgan.data.split`:
-    `{"images": N, "sha256": ...}` of their pixels in order, and int `[N]` equal for identical images."""
+    `{"images": N, "sha256": ...}` of their pixels in order, and int `[N]` equal for identical images. Computed
+    once per process while the files are unchanged (a run asks for it several times at start)."""
+    files = [img for name, (img, _) in sorted(find_splits(directory).items()) if split is None or name == split]
+    try:
+        key = tuple(version(os.path.realpath(f)) for f in files)
+    except OSError as e:
+        raise DataError(f"{directory}: cannot read ({e.strerror})") from e
+    return _identity(directory, split, key)
+
+
+@functools.lru_cache(maxsize=8)
+def _identity(directory, split, files):
+    """`identity` of `directory`'s `split`, whose image files are `files` (`kgan.io.version` each)."""
     x, _ = load_idx(directory, split=split)
     flat = np.ascontiguousarray(x.reshape(len(x), -1))
     rows = flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
@@ -173,4 +185,6 @@ def identity(directory, split=None):
     if len(first) < len(x):
         log.info("%s: %d of its %d images are pixel-identical copies of others; copies stay on one side of the "
                  "held-out split", directory, len(x) - len(first), len(x))
-    return {"images": len(x), "sha256": hashlib.sha256(flat.tobytes()).hexdigest()}, groups.ravel()
+    groups = groups.ravel()
+    groups.flags.writeable = False
+    return {"images": len(x), "sha256": hashlib.sha256(flat.tobytes()).hexdigest()}, groups

@@ -117,15 +117,16 @@ def num_classes(name, data_dir=None):
         return None
 
 
-def _part(ds, num, holdout, part, holdout_seed, max_images=None, seed=0, groups=None):
+def _part(ds, num, holdout, part, holdout_seed, max_images=None, seed=0, source=None):
     """`ds` (unbatched, the source's order) filtered to `part` and at most `max_images`: `(ds, count or None)`.
-    `groups`: the source's copies (`identity`), kept on one side of the split."""
+    `source`: `(name, data_dir, split)`, whose copies of one image (`identity`) stay on one side of the split."""
     import numpy as np
 
     if part != "all" and holdout:
         if num is None:
             raise DataError("holding out images needs a source that knows its size (a TFDS split, an IDX or image "
                             "folder)")
+        groups = identity(*source)[1] if source else None
         keep = splits.select(num, holdout, part, holdout_seed, groups=groups)
     elif part == "heldout":
         raise DataError("part='heldout' needs holdout > 0")
@@ -176,8 +177,7 @@ def arrays(name, *, data_dir=None, split=None, with_labels=True, image_size=None
 
     image_size = checks.image_size("image_size", image_size, error=DataError) if image_size else None
     ds, num = SOURCES[source_for(name, data_dir)](name, data_dir, split, with_labels, image_size)
-    groups = identity(name, data_dir, split)[1] if holdout and part != "all" else None
-    ds, _ = _part(ds, num, holdout, part, holdout_seed, max_images, seed, groups=groups)
+    ds, _ = _part(ds, num, holdout, part, holdout_seed, max_images, seed, source=(name, data_dir, split))
     parts = list(ds.batch(4096).as_numpy_iterator())
     if not parts:
         raise DataError(f"dataset {name!r} ({data_dir or 'TFDS'}) holds no images")
@@ -207,8 +207,7 @@ def load(name, *, batch_size, data_dir=None, split=None, with_labels=False, shuf
     image_size = checks.image_size("image_size", image_size, error=DataError) if image_size else None
     ds, num = SOURCES[source](name, data_dir, split, with_labels, image_size)
     total = num
-    groups = identity(name, data_dir, split)[1] if holdout and part != "all" else None
-    ds, num = _part(ds, num, holdout, part, holdout_seed, groups=groups)
+    ds, num = _part(ds, num, holdout, part, holdout_seed, source=(name, data_dir, split))
     if part == "train" and holdout and drop_remainder and num is not None and batch_size > num:
         raise DataError(f"batch_size={batch_size} is larger than the {num} training images: {total} less the "
                         f"{total - num} held out for the metrics (holdout {holdout:g}); lower batch_size or holdout")
