@@ -298,7 +298,8 @@ def test_copies_of_an_image_stay_on_one_side_of_the_held_out_split(tmp_path, cap
     assert len(train) + len(held) == 50 and 0 < len(held) <= 20
     assert not {h.tobytes() for h in held} & {t.tobytes() for t in train}
     groups, by_index = kgan.data.loader.identity("folder", str(folder))[1], kgan.data.split.holdout_mask(50, 0.4, 3)
-    assert (np.isin(groups, groups[~by_index]) & by_index).any()  # without the groups, this seed held out copies of training images
+    # Without the groups, this seed would have held out copies of training images:
+    assert (np.isin(groups, groups[~by_index]) & by_index).any()
 
 
 @pytest.mark.parametrize("change", ["add", "remove", "rename", "rewrite"])
